@@ -1,0 +1,197 @@
+package apperr
+
+import "net/http"
+
+// Info describes one code of the taxonomy: the HTTP status clients get, the
+// usual cause and the fix. The README's error table lists the same entries.
+type Info struct {
+	Code   string
+	Status int
+	Cause  string
+	Fix    string
+}
+
+// Codes of the taxonomy. A code, once published, never changes meaning.
+const (
+	CodeInternal = "internal"
+
+	// Requests that do not reach a function.
+	CodeRouteNotFound     = "request.route_not_found"
+	CodeMethodNotAllowed  = "request.method_not_allowed"
+	CodeInvalidEnvelope   = "request.invalid_envelope"
+	CodeBodyTooLarge      = "request.body_too_large"
+	CodeCORSOriginDenied  = "cors.origin_not_allowed"
+	CodeNotImplemented    = "request.not_implemented"
+	CodeHandlerOverloaded = "request.overloaded"
+
+	// Negotiate.
+	CodeNegotiateUnauthenticated = "negotiate.unauthenticated"
+	CodeNegotiateInvalidHub      = "negotiate.invalid_hub"
+	CodeNegotiateHubNotAllowed   = "negotiate.hub_not_allowed"
+	CodeNegotiateTokenTooLarge   = "negotiate.token_too_large"
+	CodeNegotiateInvalidClaim    = "negotiate.invalid_claim"
+	CodeNegotiateNoEndpoint      = "negotiate.no_endpoint"
+	CodeNegotiateKeyUnavailable  = "negotiate.key_unavailable"
+
+	// Identity (negotiate and broadcast).
+	CodeAuthMalformedToken  = "auth.malformed_token"
+	CodeAuthTokenExpired    = "auth.token_expired"
+	CodeAuthTokenNotYet     = "auth.token_not_yet_valid"
+	CodeAuthInvalidAudience = "auth.invalid_audience"
+	CodeAuthInvalidIssuer   = "auth.invalid_issuer"
+	CodeAuthInvalidSig      = "auth.invalid_signature"
+	CodeAuthUnknownKey      = "auth.unknown_key"
+	CodeAuthAlgorithm       = "auth.algorithm_not_allowed"
+	CodeAuthJWKSUnavailable = "auth.jwks_unavailable"
+	CodeAuthForbidden       = "auth.forbidden"
+	CodeAuthInvalidEasyAuth = "auth.invalid_client_principal"
+
+	// Broadcast.
+	CodeBroadcastInvalidJSON     = "broadcast.invalid_json"
+	CodeBroadcastUnsupportedType = "broadcast.unsupported_media_type"
+	CodeBroadcastMissingTarget   = "broadcast.missing_target"
+	CodeBroadcastUnknownAction   = "broadcast.unknown_action"
+	CodeBroadcastMissingID       = "broadcast.missing_id"
+	CodeBroadcastInvalidHub      = "broadcast.invalid_hub"
+	CodeBroadcastInvalidGroup    = "broadcast.invalid_group"
+	CodeBroadcastInvalid         = "broadcast.invalid_message"
+	CodeBroadcastTooLarge        = "broadcast.too_large"
+	CodeBroadcastEmpty           = "broadcast.empty"
+
+	// The service's REST API, as seen by the handler.
+	CodeServiceUnauthorized = "service.unauthorized"
+	CodeServiceForbidden    = "service.forbidden"
+	CodeServiceNotFound     = "service.not_found"
+	CodeServiceBadRequest   = "service.bad_request"
+	CodeServiceThrottled    = "service.throttled"
+	CodeServiceUnavailable  = "service.unavailable"
+	CodeServiceTimeout      = "service.timeout"
+	CodeServiceCircuitOpen  = "service.circuit_open"
+	CodeServiceError        = "service.error"
+	CodeServiceUnreachable  = "service.unreachable"
+	CodeServiceTLS          = "service.tls"
+
+	// Settings, reported at startup and by `handler doctor`.
+	CodeConfigInvalid                 = "config.invalid"
+	CodeConfigConnStrMissing          = "config.connection_string.missing"
+	CodeConfigConnStrMalformed        = "config.connection_string.malformed"
+	CodeConfigConnStrDuplicate        = "config.connection_string.duplicate_key"
+	CodeConfigConnStrMissingEndpoint  = "config.connection_string.missing_endpoint"
+	CodeConfigConnStrInvalidEndpoint  = "config.connection_string.invalid_endpoint"
+	CodeConfigConnStrMissingVersion   = "config.connection_string.missing_version"
+	CodeConfigConnStrInvalidVersion   = "config.connection_string.invalid_version"
+	CodeConfigConnStrInvalidPort      = "config.connection_string.invalid_port"
+	CodeConfigConnStrInvalidClientEP  = "config.connection_string.invalid_client_endpoint"
+	CodeConfigConnStrInvalidServerEP  = "config.connection_string.invalid_server_endpoint"
+	CodeConfigConnStrMissingAccessKey = "config.connection_string.missing_access_key"
+	CodeConfigConnStrMissingClientID  = "config.connection_string.missing_client_id"
+	CodeConfigConnStrMissingTenantID  = "config.connection_string.missing_tenant_id"
+	CodeConfigConnStrMissingAppSecret = "config.connection_string.missing_client_secret"
+	CodeConfigCORSWildcardCredentials = "config.cors.wildcard_with_credentials"
+	CodeConfigDevUserIDInAzure        = "config.dev_user_id_in_azure"
+	CodeConfigIdentity                = "config.identity"
+	CodeConfigEndpoints               = "config.endpoints"
+)
+
+var registry = []Info{
+	{CodeInternal, http.StatusInternalServerError, "A bug in the handler.", "Report it with the log line that carries the same code."},
+
+	{CodeRouteNotFound, http.StatusNotFound, "The path matches no function: a wrong route or case, or '/negotiate' appended twice.", "Give the SignalR client the base URL ending in /api (it appends /negotiate itself); run `handler doctor` to compare host.json and function.json with the handler's routes."},
+	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, "The function does not accept this HTTP method.", "Negotiate accepts POST, GET and OPTIONS; broadcast accepts POST. Check `methods` in function.json."},
+	{CodeInvalidEnvelope, http.StatusBadRequest, "The Functions host's JSON invocation envelope could not be decoded.", "Check that function.json has one httpTrigger named req and one http output named res."},
+	{CodeBodyTooLarge, http.StatusRequestEntityTooLarge, "The request body is larger than the handler accepts.", "Send a smaller body; REST messages are limited to 1 MB by the service."},
+	{CodeCORSOriginDenied, http.StatusForbidden, "The page's origin is not in the allowed CORS origins.", "Add the exact origin (scheme://host:port) to CORS_ALLOWED_ORIGINS, or `az functionapp cors add` in Azure."},
+	{CodeNotImplemented, http.StatusNotImplemented, "The function exists but is not implemented in this version.", "Upgrade the handler."},
+	{CodeHandlerOverloaded, http.StatusServiceUnavailable, "The handler has more requests in flight than it is configured to serve.", "Retry after the delay in Retry-After, or scale out."},
+
+	{CodeNegotiateUnauthenticated, http.StatusUnauthorized, "Anonymous negotiate is refused and the request carried no credentials.", "Send `Authorization: Bearer <token>` (accessTokenFactory in @microsoft/signalr) or enable App Service Authentication; or set ALLOW_ANONYMOUS=true."},
+	{CodeNegotiateInvalidHub, http.StatusBadRequest, "The hub name is not valid for Azure SignalR Service.", "Hub names start with a letter and contain only letters, digits and _`,.[] (at most 128 characters)."},
+	{CodeNegotiateHubNotAllowed, http.StatusForbidden, "The client asked for a hub that is not in the allow-list.", "Add the hub to AzureSignalRHubNames, or drop ?hub= to use the default hub."},
+	{CodeNegotiateTokenTooLarge, http.StatusRequestEntityTooLarge, "The SignalR access token would be longer than the service's 4096-character limit.", "Copy fewer claims into the token (SIGNALR_CLAIM_TYPES) or shorten their values; the error lists the largest claims."},
+	{CodeNegotiateInvalidClaim, http.StatusBadRequest, "A claim could not be placed in the SignalR token (for example a reserved asrs.s.* name).", "Remove the claim type from SIGNALR_CLAIM_TYPES or have the identity provider stop issuing it."},
+	{CodeNegotiateNoEndpoint, http.StatusServiceUnavailable, "No configured SignalR endpoint is healthy.", "Check `GET /api/health` and `handler doctor`; the service may be down or unreachable."},
+	{CodeNegotiateKeyUnavailable, http.StatusServiceUnavailable, "The access key for signing client tokens could not be obtained from the service (Microsoft Entra ID mode).", "Check the identity's role assignment (SignalR App Server or Service Owner) and that the service is reachable; run `handler doctor`."},
+
+	{CodeAuthMalformedToken, http.StatusUnauthorized, "The bearer token is not a well-formed JWT.", "Send the identity provider's token unchanged in `Authorization: Bearer` or the access_token query parameter."},
+	{CodeAuthTokenExpired, http.StatusUnauthorized, "The bearer token has expired.", "Refresh the token in accessTokenFactory before calling negotiate; check the client's clock."},
+	{CodeAuthTokenNotYet, http.StatusUnauthorized, "The bearer token is not valid yet (nbf or iat in the future).", "Check clock skew between the identity provider, the client and the server."},
+	{CodeAuthInvalidAudience, http.StatusUnauthorized, "The bearer token was issued for another audience.", "Request the token for the audience in AUTH_JWT_AUDIENCE, or change that setting."},
+	{CodeAuthInvalidIssuer, http.StatusUnauthorized, "The bearer token was issued by another issuer.", "Set AUTH_JWT_ISSUER to the identity provider's issuer exactly (trailing slash included)."},
+	{CodeAuthInvalidSig, http.StatusUnauthorized, "The bearer token's signature does not verify.", "Check that AUTH_JWT_SECRET or AUTH_JWKS_URL belong to the identity provider that issued the token."},
+	{CodeAuthUnknownKey, http.StatusUnauthorized, "The bearer token names a signing key (kid) that the JWKS does not contain.", "Check AUTH_JWKS_URL; keys rotate, and the JWKS is refreshed automatically."},
+	{CodeAuthAlgorithm, http.StatusUnauthorized, "The bearer token uses an algorithm that is not allowed (for example none, or HS256 with an RSA key).", "Issue tokens with the algorithm configured for the handler (RS256/ES256 with a JWKS, HS256 with a secret)."},
+	{CodeAuthJWKSUnavailable, http.StatusServiceUnavailable, "The identity provider's JWKS could not be fetched.", "Check AUTH_JWKS_URL and outbound network access."},
+	{CodeAuthForbidden, http.StatusForbidden, "The caller is authenticated but lacks the required role.", "Grant the role named in the message, or change BROADCAST_REQUIRED_ROLE."},
+	{CodeAuthInvalidEasyAuth, http.StatusUnauthorized, "The X-MS-CLIENT-PRINCIPAL header set by App Service Authentication could not be decoded.", "Check the App Service Authentication configuration; the header must be base64 JSON."},
+
+	{CodeBroadcastInvalidJSON, http.StatusBadRequest, "The broadcast body is not valid JSON.", "Send a JSON object or array of SignalR messages or group actions."},
+	{CodeBroadcastUnsupportedType, http.StatusUnsupportedMediaType, "The broadcast body's Content-Type is not application/json.", "Send `Content-Type: application/json`."},
+	{CodeBroadcastMissingTarget, http.StatusBadRequest, "A message has no target (the client method name).", "Add \"target\": \"newMessage\" (the name passed to connection.on)."},
+	{CodeBroadcastUnknownAction, http.StatusBadRequest, "A group action names an unknown action.", "Use add, remove or removeAll."},
+	{CodeBroadcastMissingID, http.StatusBadRequest, "A group action names neither a userId nor a connectionId.", "Add userId or connectionId."},
+	{CodeBroadcastInvalidHub, http.StatusBadRequest, "The hub name is not valid.", "Hub names start with a letter and contain only letters, digits and _`,.[] (at most 128 characters)."},
+	{CodeBroadcastInvalidGroup, http.StatusBadRequest, "The group name is empty, blank or longer than 1024 characters.", "Use a group name of 1 to 1024 characters that is not only white space."},
+	{CodeBroadcastInvalid, http.StatusBadRequest, "A message or group action is not valid.", "See the message for the field at fault."},
+	{CodeBroadcastTooLarge, http.StatusRequestEntityTooLarge, "A message is larger than the service's 1 MB REST limit.", "Send smaller messages, or split them."},
+	{CodeBroadcastEmpty, http.StatusBadRequest, "The broadcast body holds no message.", "Send at least one message or group action."},
+
+	{CodeServiceUnauthorized, http.StatusBadGateway, "The service rejected the handler's token (401): a wrong or rotated AccessKey, or an Entra token for another resource.", "Copy the current key with `az signalr key list` into AzureSignalRConnectionString; run `handler doctor`."},
+	{CodeServiceForbidden, http.StatusBadGateway, "The service refused the call (403): a missing role (Entra ID) or a network rule (private endpoint, ACL).", "Grant SignalR Service Owner to the identity, or allow the handler's network in the service's network ACLs."},
+	{CodeServiceNotFound, http.StatusBadGateway, "The service answered 404: a wrong endpoint URL, or a resource not in Serverless mode.", "Check Endpoint in the connection string and that the service mode is Serverless."},
+	{CodeServiceBadRequest, http.StatusBadGateway, "The service refused the request as invalid (400).", "See the service's message; check hub, group and user names."},
+	{CodeServiceThrottled, http.StatusServiceUnavailable, "The service throttled the handler (429): connection or message quota reached.", "Retry later; scale the service up or out; the Free tier allows 20,000 messages a day."},
+	{CodeServiceUnavailable, http.StatusServiceUnavailable, "The service is unavailable (503 or 5xx).", "Retry later; check the service's health in the Azure portal."},
+	{CodeServiceTimeout, http.StatusGatewayTimeout, "The service did not answer in time.", "Retry; if it persists check network latency and SIGNALR_REST_TIMEOUT."},
+	{CodeServiceCircuitOpen, http.StatusServiceUnavailable, "The endpoint failed repeatedly and the handler stopped calling it for a while (circuit open).", "Wait for the breaker to half-open; check `GET /api/health`."},
+	{CodeServiceError, http.StatusBadGateway, "The service answered with an unexpected error.", "See the service's error code in the message."},
+	{CodeServiceUnreachable, http.StatusBadGateway, "The service could not be reached (DNS, TCP).", "Check the endpoint's host name, DNS and outbound network; run `handler doctor`."},
+	{CodeServiceTLS, http.StatusBadGateway, "The TLS handshake with the service failed (version below 1.2 or an invalid certificate).", "Use an https endpoint that supports TLS 1.2 or later with a valid certificate; run `handler doctor`."},
+
+	{CodeConfigInvalid, 0, "A setting has an invalid value.", "Fix the setting named in the message; the README lists every setting."},
+	{CodeConfigConnStrMissing, 0, "AzureSignalRConnectionString is not set.", "Copy a connection string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString`, or use the local emulator's string."},
+	{CodeConfigConnStrMalformed, 0, "The connection string has fewer than two key=value properties.", "Use the form Endpoint=https://NAME.service.signalr.net;AccessKey=KEY;Version=1.0;"},
+	{CodeConfigConnStrDuplicate, 0, "A property appears twice in the connection string.", "Keep one of each property (keys are case-insensitive)."},
+	{CodeConfigConnStrMissingEndpoint, 0, "The connection string has no Endpoint.", "Add Endpoint=https://NAME.service.signalr.net; (copy it with `az signalr key list`)."},
+	{CodeConfigConnStrInvalidEndpoint, 0, "Endpoint is not an absolute http or https URL.", "Write Endpoint=https://NAME.service.signalr.net (scheme included)."},
+	{CodeConfigConnStrMissingVersion, 0, "The connection string has no Version; old SDKs required it.", "Append Version=1.0; as the portal's connection strings do."},
+	{CodeConfigConnStrInvalidVersion, 0, "Version is not 1.x.", "Use Version=1.0."},
+	{CodeConfigConnStrInvalidPort, 0, "Port is not an integer between 1 and 65535.", "Fix Port, or remove it to use the Endpoint's port."},
+	{CodeConfigConnStrInvalidClientEP, 0, "ClientEndpoint is not an absolute http or https URL.", "Fix or remove ClientEndpoint."},
+	{CodeConfigConnStrInvalidServerEP, 0, "ServerEndpoint is not an absolute http or https URL.", "Fix or remove ServerEndpoint."},
+	{CodeConfigConnStrMissingAccessKey, 0, "The connection string has neither an AccessKey nor a recognised AuthType.", "Copy the key with `az signalr key list`, or use AuthType=azure / azure.msi / azure.app for Microsoft Entra ID."},
+	{CodeConfigConnStrMissingClientID, 0, "AuthType=azure.app needs ClientId.", "Add ClientId=<application id>."},
+	{CodeConfigConnStrMissingTenantID, 0, "AuthType=azure.app needs TenantId.", "Add TenantId=<directory id>."},
+	{CodeConfigConnStrMissingAppSecret, 0, "AuthType=azure.app needs ClientSecret or ClientCert.", "Add ClientSecret=<secret> or ClientCert=<path to PEM/PFX>."},
+	{CodeConfigCORSWildcardCredentials, 0, "CORS allows every origin (*) together with credentials; browsers refuse that combination, and @microsoft/signalr always sends credentials.", "List the exact origins in CORS_ALLOWED_ORIGINS."},
+	{CodeConfigDevUserIDInAzure, 0, "A dev-only setting that lets clients choose their user id is on while running in Azure.", "Remove DEV_ALLOW_CLIENT_USER_ID from the app settings."},
+	{CodeConfigIdentity, 0, "The identity settings are inconsistent.", "See the message; the README lists the identity settings."},
+	{CodeConfigEndpoints, 0, "The multiple-endpoint settings are inconsistent.", "See the message; the README lists the Azure__SignalR__Endpoints__ settings."},
+}
+
+var byCode = func() map[string]Info {
+	m := make(map[string]Info, len(registry))
+	for _, i := range registry {
+		m[i.Code] = i
+	}
+	return m
+}()
+
+// Lookup returns the registry entry of code.
+func Lookup(code string) (Info, bool) {
+	i, ok := byCode[code]
+	return i, ok
+}
+
+// All returns every registered code in registry order.
+func All() []Info {
+	return append([]Info(nil), registry...)
+}
+
+// Status returns the HTTP status of code: the registered status, or 500 for
+// codes that are unknown or that never reach a client (configuration).
+func Status(code string) int {
+	if i, ok := byCode[code]; ok && i.Status != 0 {
+		return i.Status
+	}
+	return http.StatusInternalServerError
+}

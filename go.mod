@@ -1,0 +1,3 @@
+module github.com/serverless-signalr/functions-go
+
+go 1.26
