@@ -460,11 +460,11 @@ func (c *ConnectionString) UsesEntraID() bool { return c.AuthType != AuthTypeAcc
 // Old SDKs required it; portal strings end in "Version=1.0;".
 func (c *ConnectionString) HasVersion() bool { return c.Version != "" }
 
-const redacted = "***"
+const redactedMark = "***"
 
 // String returns the connection string with AccessKey and ClientSecret
-// replaced by "***" and passwords in URLs redacted. Parsing the result
-// gives the same settings, with the redacted values.
+// replaced by "***" and passwords in URLs redactedMark. Parsing the result
+// gives the same settings, with the redactedMark values.
 func (c *ConnectionString) String() string {
 	if c == nil {
 		return "<nil>"
@@ -489,7 +489,7 @@ func (c *ConnectionString) String() string {
 		add("ServerEndpoint", c.ServerEndpoint.Redacted())
 	}
 	if c.AccessKey != "" {
-		add("AccessKey", redacted)
+		add("AccessKey", redactedMark)
 	}
 	if c.Version != "" {
 		add("Version", c.Version)
@@ -504,7 +504,7 @@ func (c *ConnectionString) String() string {
 		add("TenantId", c.TenantID)
 	}
 	if c.ClientSecret != "" {
-		add("ClientSecret", redacted)
+		add("ClientSecret", redactedMark)
 	}
 	if c.ClientCert != "" {
 		add("ClientCert", c.ClientCert)
@@ -513,7 +513,7 @@ func (c *ConnectionString) String() string {
 }
 
 // LogValue implements [slog.LogValuer]: the settings as a group, with
-// AccessKey and ClientSecret redacted.
+// AccessKey and ClientSecret redactedMark.
 func (c *ConnectionString) LogValue() slog.Value {
 	if c == nil {
 		return slog.StringValue("<nil>")
@@ -537,7 +537,7 @@ func (c *ConnectionString) LogValue() slog.Value {
 	}
 	attrs = append(attrs, slog.String("authType", authType))
 	if c.AccessKey != "" {
-		attrs = append(attrs, slog.String("accessKey", redacted))
+		attrs = append(attrs, slog.String("accessKey", redactedMark))
 	}
 	if c.Version != "" {
 		attrs = append(attrs, slog.String("version", c.Version))
@@ -549,7 +549,7 @@ func (c *ConnectionString) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("tenantId", c.TenantID))
 	}
 	if c.ClientSecret != "" {
-		attrs = append(attrs, slog.String("clientSecret", redacted))
+		attrs = append(attrs, slog.String("clientSecret", redactedMark))
 	}
 	if c.ClientCert != "" {
 		attrs = append(attrs, slog.String("clientCert", c.ClientCert))

@@ -51,7 +51,7 @@ func ValidateHubName(hub string) error {
 		return &HubNameError{Reason: "it is empty"}
 	}
 	if len(hub) > MaxHubNameLength {
-		return &HubNameError{Hub: truncate(hub, 140), Reason: "it is longer than 128 characters"}
+		return &HubNameError{Hub: truncateName(hub, 140), Reason: "it is longer than 128 characters"}
 	}
 	if c := hub[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
 		return &HubNameError{Hub: hub, Reason: "it does not start with a letter"}
@@ -102,8 +102,8 @@ func ValidateGroupName(group string) error {
 	return nil
 }
 
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
+// truncateName cuts s to at most n bytes on a rune boundary.
+func truncateName(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
