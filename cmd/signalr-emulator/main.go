@@ -1,0 +1,95 @@
+// Command signalr-emulator runs a local emulator of Azure SignalR Service in
+// serverless mode. It prints the connection string to put in local settings
+// and logs JSON to stdout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/serverless-signalr/functions-go/emulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "signalr-emulator:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args, serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("signalr-emulator", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8888", "listen address (host:port); keep it on loopback")
+	key := fs.String("key", emulator.DefaultAccessKey, "AccessKey tokens must be signed with (the well-known development key by default)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("invalid -log-level %q: use debug, info, warn or error", *level)
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: lvl}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log})
+	srv := &http.Server{
+		Handler:           em,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	base := publicBaseURL(ln.Addr().(*net.TCPAddr))
+	fmt.Fprintf(stdout, "SignalR emulator (serverless) listening on %s\n", ln.Addr())
+	fmt.Fprintf(stdout, "Connection string for local settings (AzureSignalRConnectionString):\n%s\n", em.ConnectionString(base))
+	log.Info("emulator started", "addr", ln.Addr().String(), "endpoint", base)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("emulator shutting down")
+	_ = em.Close() // hijacked WebSockets are not covered by Shutdown
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// publicBaseURL is the endpoint users put in their settings: loopback and
+// unspecified addresses become "localhost".
+func publicBaseURL(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsLoopback() || a.IP.IsUnspecified() {
+		host = "localhost"
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("http://%s:%d", host, a.Port)
+}

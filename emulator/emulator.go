@@ -1,0 +1,268 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// DefaultAccessKey is the well-known development key Microsoft's emulator
+// also uses. It is public: never use it outside a local machine.
+const DefaultAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+
+// Defaults and bounds of Options.
+const (
+	DefaultPingInterval = 15 * time.Second
+	DefaultQueueSize    = 1024
+	DefaultMaxBodyBytes = 1 << 20
+	// negotiateTTL is how long a connectionToken from negotiate may be used
+	// to open the WebSocket (the client connects immediately).
+	negotiateTTL = 30 * time.Second
+	// handshakeTimeout is the service's default client handshake timeout.
+	handshakeTimeout = 15 * time.Second
+	// readLimit bounds one incoming WebSocket message and one record.
+	readLimit = 1 << 20
+)
+
+// Options configures an Emulator. The zero value works.
+type Options struct {
+	// AccessKey signs and validates tokens; DefaultAccessKey when empty.
+	AccessKey string
+	// Logger receives the emulator's logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// PingInterval between server pings; 15 s when zero, and never more
+	// (the JS client drops a connection after 30 s without traffic).
+	PingInterval time.Duration
+	// QueueSize bounds each connection's send queue (records); 1024 when
+	// zero. A connection whose queue is full is disconnected.
+	QueueSize int
+	// MaxBodyBytes bounds REST request bodies (413 beyond); 1 MB when zero.
+	MaxBodyBytes int64
+	// Now is the clock for token expiry and group ttl; time.Now when nil.
+	Now func() time.Time
+}
+
+// Emulator is an in-memory Azure SignalR Service in serverless mode. It is
+// an http.Handler; create it with New and stop it with Close.
+type Emulator struct {
+	key          []byte
+	accessKey    string
+	log          *slog.Logger
+	pingInterval time.Duration
+	queueSize    int
+	maxBody      int64
+	now          func() time.Time
+
+	mu      sync.RWMutex
+	hubs    map[string]*hub
+	pending map[string]pendingConn
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// pendingConn is a negotiated connection waiting for its WebSocket.
+type pendingConn struct {
+	hub     string
+	user    string
+	id      string
+	expires time.Time
+}
+
+// New returns an Emulator configured by opts.
+func New(opts Options) *Emulator {
+	e := &Emulator{
+		accessKey:    opts.AccessKey,
+		log:          opts.Logger,
+		pingInterval: opts.PingInterval,
+		queueSize:    opts.QueueSize,
+		maxBody:      opts.MaxBodyBytes,
+		now:          opts.Now,
+		hubs:         map[string]*hub{},
+		pending:      map[string]pendingConn{},
+	}
+	if e.accessKey == "" {
+		e.accessKey = DefaultAccessKey
+	}
+	e.key = []byte(e.accessKey)
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.pingInterval <= 0 || e.pingInterval > DefaultPingInterval {
+		e.pingInterval = DefaultPingInterval
+	}
+	if e.queueSize <= 0 {
+		e.queueSize = DefaultQueueSize
+	}
+	if e.maxBody <= 0 {
+		e.maxBody = DefaultMaxBodyBytes
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+// ConnectionString returns the connection string a backend uses to reach
+// the emulator served at baseURL (for example "http://127.0.0.1:8888" gives
+// "Endpoint=http://127.0.0.1;Port=8888;AccessKey=…;Version=1.0;"). It
+// contains the access key: print it only for local use.
+func (e *Emulator) ConnectionString(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" {
+		return "Endpoint=" + strings.TrimSuffix(baseURL, "/") + ";AccessKey=" + e.accessKey + ";Version=1.0;"
+	}
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	s := "Endpoint=" + u.Scheme + "://" + host + ";"
+	if p := u.Port(); p != "" {
+		s += "Port=" + p + ";"
+	}
+	return s + "AccessKey=" + e.accessKey + ";Version=1.0;"
+}
+
+// ServeHTTP serves the client endpoints (/client/negotiate, /client/) and
+// the REST API (/api/...).
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if applyCORS(w, r) {
+		return
+	}
+	p := r.URL.EscapedPath()
+	switch {
+	case p == "/client/negotiate" || p == "/client/negotiate/":
+		e.handleNegotiate(w, r)
+	case p == "/client" || p == "/client/":
+		e.handleClient(w, r)
+	case p == "/api" || strings.HasPrefix(p, "/api/"):
+		e.handleREST(w, r)
+	default:
+		writeError(w, r, http.StatusNotFound, codeNotFound, "", "no such endpoint: the emulator serves /client/negotiate, /client/ and /api/...")
+	}
+}
+
+// Close disconnects every client (each receives a Close message) and makes
+// the emulator refuse new connections. It waits up to a few seconds for the
+// connections to finish.
+func (e *Emulator) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	var all []*conn
+	for _, h := range e.hubs {
+		for _, c := range h.conns {
+			all = append(all, c)
+		}
+	}
+	e.mu.Unlock()
+	for _, c := range all {
+		c.requestClose("the emulator is shutting down", true, websocket.StatusGoingAway)
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	return nil
+}
+
+// newID returns a random URL-safe identifier.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// hubQuery returns the validated hub key from the ?hub= query.
+func hubQuery(r *http.Request) (string, string) {
+	vals := r.URL.Query()["hub"]
+	if len(vals) != 1 {
+		if len(vals) > 1 {
+			return "", "the hub query parameter must appear once"
+		}
+		return "", "missing hub query parameter: use /client/?hub=<hub> (lower-cased, prefixed with <application>_ when an application name is set)"
+	}
+	if !validName(vals[0]) {
+		return "", "invalid hub name: it must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$"
+	}
+	return strings.ToLower(vals[0]), ""
+}
+
+// negotiateResponse is negotiate version 1 with WebSockets only.
+type negotiateResponse struct {
+	NegotiateVersion    int                  `json:"negotiateVersion"`
+	ConnectionID        string               `json:"connectionId"`
+	ConnectionToken     string               `json:"connectionToken"`
+	AvailableTransports []availableTransport `json:"availableTransports"`
+}
+
+type availableTransport struct {
+	Transport       string   `json:"transport"`
+	TransferFormats []string `json:"transferFormats"`
+}
+
+// handleNegotiate serves POST /client/negotiate?hub=.
+func (e *Emulator) handleNegotiate(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		writeError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "", "negotiate takes POST")
+		return
+	}
+	key, msg := hubQuery(r)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, codeInvalidHubName, "hub", msg)
+		return
+	}
+	raw := bearerToken(r, false)
+	if raw == "" {
+		writeUnauthorized(w, r, missingTokenMessage(false))
+		return
+	}
+	p, err := e.validate(raw, checkClientAudience(r, key))
+	if err != nil {
+		writeUnauthorized(w, r, err.Error())
+		return
+	}
+	now := e.now()
+	pc := pendingConn{hub: key, user: p.user, id: newID(), expires: now.Add(negotiateTTL)}
+	token := newID()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		writeError(w, r, http.StatusServiceUnavailable, codeUnavailable, "", "the emulator is shutting down")
+		return
+	}
+	for t, old := range e.pending {
+		if !now.Before(old.expires) {
+			delete(e.pending, t)
+		}
+	}
+	e.pending[token] = pc
+	e.mu.Unlock()
+	e.log.Debug("emulator: negotiated", "hub", key, "connectionId", pc.id, "user", pc.user)
+	writeJSON(w, negotiateResponse{
+		NegotiateVersion: 1,
+		ConnectionID:     pc.id,
+		ConnectionToken:  token,
+		AvailableTransports: []availableTransport{
+			{Transport: "WebSockets", TransferFormats: []string{"Text", "Binary"}},
+		},
+	})
+}
+
+// remoteHost is for logs only.
+func remoteHost(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
