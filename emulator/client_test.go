@@ -36,3 +36,231 @@ func TestBroadcastHeaderAndQueryToken(t *testing.T) {
 	browser.expectInvocation("newMessage", `{"text":"hi"}`)
 	other.expectNothing(200 * time.Millisecond)
 }
+
+func TestSendToUserReachesAllItsConnections(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	a1 := e.connect("chat", "alice", false)
+	a2 := e.connect("chat", "alice", true)
+	b := e.connect("chat", "bob", false)
+	if r := e.rest("POST", "/api/hubs/chat/users/alice/:send", apiV, `{"Target":"m","Arguments":[1]}`); r.status != 202 {
+		t.Fatalf("status %d %s", r.status, r.body)
+	}
+	a1.expectInvocation("m", "1")
+	a2.expectInvocation("m", "1")
+	b.expectNothing(200 * time.Millisecond)
+}
+
+func TestSendToConnectionAndExcluded(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	a := e.connect("chat", "alice", false)
+	b := e.connect("chat", "bob", false)
+	c := e.connect("chat", "", false)
+	if r := e.rest("POST", "/api/hubs/chat/connections/"+b.id+"/:send", apiV, `{"target":"m","arguments":["only-b"]}`); r.status != 202 {
+		t.Fatalf("status %d", r.status)
+	}
+	b.expectInvocation("m", `"only-b"`)
+	if r := e.rest("POST", "/api/hubs/chat/:send", apiV+"&excluded="+a.id+"&excluded="+c.id, `{"target":"m","arguments":["x"]}`); r.status != 202 {
+		t.Fatalf("status %d", r.status)
+	}
+	b.expectInvocation("m", `"x"`)
+	a.expectNothing(200 * time.Millisecond)
+	c.expectNothing(50 * time.Millisecond)
+}
+
+func TestGroupsByConnection(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	a := e.connect("chat", "alice", false)
+	b := e.connect("chat", "bob", false)
+	group := "/api/hubs/chat/groups/room1"
+	if r := e.rest("HEAD", group, apiV, ""); r.status != 404 || r.header.Get("x-ms-error-code") != "Warning.Group.NotExisted" {
+		t.Fatalf("empty group HEAD %d %v", r.status, r.header)
+	}
+	if r := e.rest("PUT", group+"/connections/"+a.id, apiV, ""); r.status != 200 {
+		t.Fatalf("add status %d %s", r.status, r.body)
+	}
+	if r := e.rest("PUT", group+"/connections/"+b.id, apiV, ""); r.status != 200 {
+		t.Fatalf("add status %d", r.status)
+	}
+	if r := e.rest("HEAD", group, apiV, ""); r.status != 200 {
+		t.Fatalf("group HEAD %d", r.status)
+	}
+	e.rest("POST", group+"/:send", apiV+"&excluded="+b.id, `{"target":"g","arguments":[1]}`)
+	a.expectInvocation("g", "1")
+	b.expectNothing(100 * time.Millisecond)
+	if r := e.rest("DELETE", group+"/connections/"+a.id, apiV, ""); r.status != 200 {
+		t.Fatalf("remove status %d", r.status)
+	}
+	e.rest("POST", group+"/:send", apiV, `{"target":"g","arguments":[2]}`)
+	b.expectInvocation("g", "2")
+	a.expectNothing(100 * time.Millisecond)
+	if r := e.rest("DELETE", "/api/hubs/chat/connections/"+b.id+"/groups", apiV, ""); r.status != 200 {
+		t.Fatalf("remove-all status %d", r.status)
+	}
+	e.rest("POST", group+"/:send", apiV, `{"target":"g","arguments":[3]}`)
+	b.expectNothing(100 * time.Millisecond)
+	r := e.rest("PUT", group+"/connections/nope", apiV, "")
+	if r.status != 404 || r.errorDetail(t).Code != "Error.Connection.NotExisted" {
+		t.Fatalf("add missing connection: %d %s", r.status, r.body)
+	}
+}
+
+func TestGroupsByUserWithTTL(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	a1 := e.connect("chat", "alice", false)
+	path := "/api/hubs/chat/users/alice/groups/vip"
+	if r := e.rest("HEAD", path, apiV, ""); r.status != 404 || r.header.Get("x-ms-error-code") != "Info.User.NotInGroup" {
+		t.Fatalf("HEAD before add: %d %v", r.status, r.header)
+	}
+	if r := e.rest("PUT", path, apiV+"&ttl=60", ""); r.status != 200 {
+		t.Fatalf("PUT ttl status %d %s", r.status, r.body)
+	}
+	if r := e.rest("HEAD", path, apiV, ""); r.status != 200 {
+		t.Fatalf("HEAD after add: %d", r.status)
+	}
+	// A later connection of the same user is in the group too.
+	a2 := e.connect("chat", "alice", false)
+	e.rest("POST", "/api/hubs/chat/groups/vip/:send", apiV, `{"target":"v","arguments":[1]}`)
+	a1.expectInvocation("v", "1")
+	a2.expectInvocation("v", "1")
+	// After the ttl the membership is gone.
+	e.clock.Advance(61 * time.Second)
+	e.rest("POST", "/api/hubs/chat/groups/vip/:send", apiV, `{"target":"v","arguments":[2]}`)
+	a1.expectNothing(100 * time.Millisecond)
+	if r := e.rest("HEAD", path, apiV, ""); r.status != 404 {
+		t.Fatalf("HEAD after ttl: %d", r.status)
+	}
+
+	// ttl=0: only current connections.
+	if r := e.rest("PUT", path, apiV+"&ttl=0", ""); r.status != 200 {
+		t.Fatalf("PUT ttl=0 status %d", r.status)
+	}
+	a3 := e.connect("chat", "alice", false)
+	e.rest("POST", "/api/hubs/chat/groups/vip/:send", apiV, `{"target":"v","arguments":[3]}`)
+	a1.expectInvocation("v", "3")
+	a2.expectInvocation("v", "3")
+	a3.expectNothing(100 * time.Millisecond)
+
+	// Remove user from group: nobody of alice receives.
+	if r := e.rest("DELETE", path, apiV, ""); r.status != 204 {
+		t.Fatalf("DELETE status %d", r.status)
+	}
+	e.rest("POST", "/api/hubs/chat/groups/vip/:send", apiV, `{"target":"v","arguments":[4]}`)
+	a1.expectNothing(100 * time.Millisecond)
+
+	// No ttl, then remove from all groups.
+	e.rest("PUT", path, apiV, "")
+	e.rest("PUT", "/api/hubs/chat/users/alice/groups/other", apiV, "")
+	if r := e.rest("DELETE", "/api/hubs/chat/users/alice/groups", apiV, ""); r.status != 204 {
+		t.Fatalf("DELETE all status %d", r.status)
+	}
+	e.rest("POST", "/api/hubs/chat/groups/other/:send", apiV, `{"target":"v","arguments":[5]}`)
+	a3.expectNothing(100 * time.Millisecond)
+	if r := e.rest("PUT", path, apiV+"&ttl=-1", ""); r.status != 400 {
+		t.Fatalf("negative ttl status %d", r.status)
+	}
+}
+
+func TestCloseByRESTCarriesReason(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	a := e.connect("chat", "alice", false)
+	b := e.connect("chat", "bob", false)
+	c := e.connect("chat", "carol", false)
+	// Messages sent before the close are delivered first.
+	e.rest("POST", "/api/hubs/chat/:send", apiV, `{"target":"m","arguments":[1]}`)
+	if r := e.rest("DELETE", "/api/hubs/chat/connections/"+a.id, apiV+"&reason=kicked+by+admin", ""); r.status != 200 {
+		t.Fatalf("close one: %d", r.status)
+	}
+	a.expectInvocation("m", "1")
+	a.expectClose("kicked by admin")
+	r := e.rest("DELETE", "/api/hubs/chat/connections/"+a.id, apiV, "")
+	if r.status != 404 || r.errorDetail(t).Code != "Warning.Connection.NotExisted" {
+		t.Fatalf("close missing: %d %s", r.status, r.body)
+	}
+	if r := e.rest("POST", "/api/hubs/chat/users/bob/:closeConnections", apiV+"&reason=bye", ""); r.status != 204 {
+		t.Fatalf("close user: %d", r.status)
+	}
+	b.expectInvocation("m", "1")
+	b.expectClose("bye")
+	if r := e.rest("POST", "/api/hubs/chat/:closeConnections", apiV+"&excluded="+c.id, ""); r.status != 204 {
+		t.Fatalf("close all: %d", r.status)
+	}
+	c.expectInvocation("m", "1")
+	c.expectNothing(100 * time.Millisecond)
+	e.rest("PUT", "/api/hubs/chat/groups/g/connections/"+c.id, apiV, "")
+	if r := e.rest("POST", "/api/hubs/chat/groups/g/:closeConnections", apiV, ""); r.status != 204 {
+		t.Fatalf("close group: %d", r.status)
+	}
+	c.expectClose("")
+}
+
+func TestClientInvocationClosesConnection(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	a := e.connect("chat", "alice", false)
+	a.send(`{"type":6}` + "\x1e" + `{"type":1,"invocationId":"1","target":"Send","arguments":[]}` + "\x1e")
+	m, ok := a.next(5 * time.Second)
+	if !ok || m.Type != 7 || m.Error == nil || *m.Error == "" {
+		t.Fatalf("want Close with an error, got %+v ok=%v", m, ok)
+	}
+}
+
+func TestHandshakeErrors(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	for _, hs := range []string{`{"protocol":"messagepack","version":1}`, `{"protocol":"json","version":2}`, `not json`} {
+		tok := e.clientToken("chat", "")
+		n := e.negotiate("chat", tok)
+		c := e.dial("chat", n.ConnectionToken, tok, false)
+		c.send(hs + "\x1e")
+		rec := c.nextRaw(5 * time.Second)
+		var resp struct{ Error string }
+		if err := jsonUnmarshal(rec, &resp); err != nil || resp.Error == "" {
+			t.Fatalf("handshake %s: response %q", hs, rec)
+		}
+		if c.nextRaw(2*time.Second) != nil {
+			t.Fatalf("connection not closed after failed handshake %s", hs)
+		}
+	}
+}
+
+func TestHandshakeWithTrailingRecordsAndPing(t *testing.T) {
+	e := newEnv(t, emulator.Options{PingInterval: 50 * time.Millisecond})
+	tok := e.clientToken("chat", "")
+	n := e.negotiate("chat", tok)
+	c := e.dial("chat", n.ConnectionToken, tok, true)
+	// Handshake and a ping in one frame, as clients may send.
+	c.send(`{"protocol":"json","version":1}` + "\x1e" + `{"type":6}` + "\x1e")
+	if rec := c.nextRaw(5 * time.Second); string(rec) != "{}" {
+		t.Fatalf("handshake response %q", rec)
+	}
+	start := time.Now()
+	rec := c.nextRaw(5 * time.Second)
+	if string(rec) != `{"type":6}` {
+		t.Fatalf("want ping, got %q", rec)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("ping took %v with a 50ms interval", d)
+	}
+}
+
+func TestConnectionTokenSingleUse(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	tok := e.clientToken("chat", "")
+	n := e.negotiate("chat", tok)
+	e.dial("chat", n.ConnectionToken, tok, false)
+	_, resp, err := e.tryDial("chat", n.ConnectionToken, tok, false)
+	if err == nil || resp == nil || resp.StatusCode != 404 {
+		t.Fatalf("reused token: err=%v resp=%v", err, resp)
+	}
+	_, resp, err = e.tryDial("chat", "unknown", tok, false)
+	if err == nil || resp == nil || resp.StatusCode != 404 {
+		t.Fatalf("unknown token: err=%v resp=%v", err, resp)
+	}
+}
+
+func TestCloseDisconnectsClients(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	a := e.connect("chat", "alice", false)
+	if err := e.em.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a.expectClose("the emulator is shutting down")
+}

@@ -139,6 +139,7 @@ type client struct {
 	ws      *websocket.Conn
 	id      string
 	pending [][]byte
+	frames  chan []byte
 	// pings counts server pings seen by next.
 	pings int
 }
@@ -165,7 +166,21 @@ func (e *env) dial(hub, connToken, tok string, viaQuery bool) *client {
 		}
 		e.t.Fatalf("dial: %v (status %d)", err, status)
 	}
-	c := &client{t: e.t, ws: ws}
+	c := &client{t: e.t, ws: ws, frames: make(chan []byte, 1<<16)}
+	go func() {
+		defer close(c.frames)
+		for {
+			// No deadline: an expired Read context would close the socket.
+			typ, data, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if typ != websocket.MessageText {
+				data = nil // reported by nextRaw
+			}
+			c.frames <- data
+		}
+	}()
 	e.t.Cleanup(func() { ws.CloseNow() })
 	return c
 }
@@ -208,14 +223,20 @@ func (c *client) send(s string) {
 // nextRaw returns the next record, or nil after timeout / close.
 func (c *client) nextRaw(timeout time.Duration) []byte {
 	c.t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for len(c.pending) == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		typ, data, err := c.ws.Read(ctx)
-		cancel()
-		if err != nil {
+		var data []byte
+		select {
+		case d, ok := <-c.frames:
+			if !ok {
+				return nil
+			}
+			data = d
+		case <-timer.C:
 			return nil
 		}
-		if typ != websocket.MessageText {
+		if data == nil {
 			c.t.Fatalf("got a binary frame")
 		}
 		if len(data) == 0 || data[len(data)-1] != 0x1e {
@@ -374,3 +395,5 @@ func (r restResp) errorDetail(t *testing.T) errorBody {
 }
 
 const apiV = "api-version=2022-06-01"
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -216,16 +216,38 @@ func (e *Emulator) restClose(w http.ResponseWriter, r *http.Request, key string,
 			writeError(w, r, http.StatusNotFound, codeWarnConnNotExisted, "connectionId", "connection does not exist in this hub")
 			return
 		}
-		targets[0].requestClose(reason, true, websocket.StatusNormalClosure)
+		e.closeConns(key, targets, reason)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	kept := targets[:0]
 	for _, c := range targets {
 		if _, skip := ex[c.id]; !skip {
-			c.requestClose(reason, true, websocket.StatusNormalClosure)
+			kept = append(kept, c)
 		}
 	}
+	e.closeConns(key, kept, reason)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// closeConns asks each connection to close with reason (after flushing what
+// is queued) and unregisters it at once, so existence checks right after the
+// REST call answer 404.
+func (e *Emulator) closeConns(key string, cs []*conn, reason string) {
+	if len(cs) == 0 {
+		return
+	}
+	for _, c := range cs {
+		c.requestClose(reason, true, websocket.StatusNormalClosure)
+	}
+	e.mu.Lock()
+	if h := e.hubs[key]; h != nil {
+		for _, c := range cs {
+			h.remove(c)
+		}
+		e.dropIfEmpty(key, h)
+	}
+	e.mu.Unlock()
 }
 
 // restMembership serves existence checks and group membership.
