@@ -70,6 +70,11 @@ const (
 	CodeServiceError        = "service.error"
 	CodeServiceUnreachable  = "service.unreachable"
 	CodeServiceTLS          = "service.tls"
+	CodeServiceClockSkew    = "service.clock_skew"
+
+	// The running handler, as seen by `handler doctor --url`.
+	CodeHandlerUnreachable = "handler.unreachable"
+	CodeHandlerBadResponse = "handler.bad_response"
 
 	// Settings, reported at startup and by `handler doctor`.
 	CodeConfigInvalid                 = "config.invalid"
@@ -91,6 +96,9 @@ const (
 	CodeConfigDevUserIDInAzure        = "config.dev_user_id_in_azure"
 	CodeConfigIdentity                = "config.identity"
 	CodeConfigEndpoints               = "config.endpoints"
+	CodeConfigHostJSON                = "config.host_json"
+	CodeConfigFunctionJSON            = "config.function_json"
+	CodeConfigExecutable              = "config.executable"
 )
 
 var registry = []Info{
@@ -146,6 +154,10 @@ var registry = []Info{
 	{CodeServiceError, http.StatusBadGateway, "The service answered with an unexpected error.", "See the service's error code in the message."},
 	{CodeServiceUnreachable, http.StatusBadGateway, "The service could not be reached (DNS, TCP).", "Check the endpoint's host name, DNS and outbound network; run `handler doctor`."},
 	{CodeServiceTLS, http.StatusBadGateway, "The TLS handshake with the service failed (version below 1.2 or an invalid certificate).", "Use an https endpoint that supports TLS 1.2 or later with a valid certificate; run `handler doctor`."},
+	{CodeServiceClockSkew, 0, "This machine's clock differs from the service's: tokens look expired or not yet valid (exp, nbf) and the service answers 401.", "Synchronise the clock (NTP: `timedatectl set-ntp true`, or w32tm /resync on Windows)."},
+
+	{CodeHandlerUnreachable, 0, "The running handler could not be reached or did not answer in time.", "Start it (`func start` or `make dev`) and pass its base URL ending in /api, e.g. --url http://localhost:7071/api."},
+	{CodeHandlerBadResponse, 0, "Negotiate answered something @microsoft/signalr cannot use: not 200, not JSON, or without url and accessToken.", "See the message; negotiate must answer 200 application/json {\"url\",\"accessToken\"}."},
 
 	{CodeConfigInvalid, 0, "A setting has an invalid value.", "Fix the setting named in the message; the README lists every setting."},
 	{CodeConfigConnStrMissing, 0, "AzureSignalRConnectionString is not set.", "Copy a connection string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString`, or use the local emulator's string."},
@@ -166,6 +178,9 @@ var registry = []Info{
 	{CodeConfigDevUserIDInAzure, 0, "A dev-only setting that lets clients choose their user id is on while running in Azure.", "Remove DEV_ALLOW_CLIENT_USER_ID from the app settings."},
 	{CodeConfigIdentity, 0, "The identity settings are inconsistent.", "See the message; the README lists the identity settings."},
 	{CodeConfigEndpoints, 0, "The multiple-endpoint settings are inconsistent.", "See the message; the README lists the Azure__SignalR__Endpoints__ settings."},
+	{CodeConfigHostJSON, 0, "host.json is missing or does not describe this custom handler (version 2.0, customHandler.description.defaultExecutablePath, forwarding, routePrefix api).", "Restore host.json from the repository; `handler doctor` names the field at fault."},
+	{CodeConfigFunctionJSON, 0, "A function.json does not match the handler: extra bindings (which silently turn forwarding off), a missing http output, or a wrong trigger.", "Keep exactly one httpTrigger and one http output per function; `handler doctor` names the binding at fault."},
+	{CodeConfigExecutable, 0, "The executable named in host.json is missing, lacks its run bit, or is built for another OS or CPU.", "Run `make publish` (linux/amd64) before deploying, or `make handler` for `func start`; deploy with `func azure functionapp publish` to keep the run bit."},
 }
 
 var byCode = func() map[string]Info {
