@@ -132,11 +132,12 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		if i < 0 {
 			continue
 		}
-		key := strings.TrimSpace(e[:i])
-		val := strings.TrimSpace(e[i+1:])
-		if err := p.set(key, val); err != nil {
-			return nil, err
-		}
+		p.set(strings.TrimSpace(e[:i]), strings.TrimSpace(e[i+1:]))
+	}
+	if p.hasDup {
+		// Reported after the scan so that the message can hide secrets
+		// that appear later in the string.
+		return nil, p.duplicate(p.dup)
 	}
 	return p.build()
 }
@@ -167,41 +168,60 @@ type props struct {
 	has [propCount]bool
 	// seen holds unknown keys, lower-cased, to detect their duplicates too.
 	seen map[string]struct{}
+	// dup is the first repeated key, as written; hasDup tells whether there is one.
+	dup    string
+	hasDup bool
 }
 
-func (p *props) set(key, val string) error {
+// set records one property; the first value of a repeated key stays.
+func (p *props) set(key, val string) {
 	for i, name := range propNames {
 		if len(key) == len(name) && strings.EqualFold(key, name) {
 			if p.has[i] {
-				return p.duplicate(key)
+				p.duplicateKey(key)
+				return
 			}
 			p.has[i], p.key[i], p.val[i] = true, key, val
-			return nil
+			return
 		}
 	}
 	lk := strings.ToLower(key)
 	if _, dup := p.seen[lk]; dup {
-		return p.duplicate(key)
+		p.duplicateKey(key)
+		return
 	}
 	if p.seen == nil {
 		p.seen = make(map[string]struct{})
 	}
 	p.seen[lk] = struct{}{}
-	return nil
+}
+
+func (p *props) duplicateKey(key string) {
+	if !p.hasDup {
+		p.dup, p.hasDup = key, true
+	}
 }
 
 func (p *props) duplicate(key string) error {
+	q := p.quote(key)
+	if q == hiddenValue {
+		key = ""
+	}
 	return &ConnectionStringError{Key: key, Code: codeConnStrDuplicate,
-		Message: "duplicate property " + p.quote(key) + " (keys are case-insensitive)",
-		Hint:    "keep one " + p.quote(key) + " property"}
+		Message: "duplicate property " + q + " (keys are case-insensitive)",
+		Hint:    "keep one " + q + " property"}
 }
+
+// hiddenValue replaces values that would reveal a secret in messages.
+const hiddenValue = "(value hidden)"
+
 
 // quote returns v quoted and truncated for an error message, or a
 // placeholder when v would reveal the AccessKey or ClientSecret.
 func (p *props) quote(v string) string {
 	for _, i := range [...]int{propAccessKey, propClientSecret} {
 		if secret := p.val[i]; secret != "" && (strings.Contains(v, secret) || (len(v) >= 8 && strings.Contains(secret, v))) {
-			return "(value hidden)"
+			return hiddenValue
 		}
 	}
 	const max = 80

@@ -163,6 +163,8 @@ var errorCases = []struct {
 	{"duplicate other case", "Endpoint=https://a.example;AccessKey=" + secretKey + ";ENDPOINT=https://a.example", "config.connection_string.duplicate_key", "ENDPOINT", `"ENDPOINT"`},
 	{"duplicate access key", "Endpoint=https://a.example;AccessKey=" + secretKey + ";accesskey=" + secretKey, "config.connection_string.duplicate_key", "accesskey", `"accesskey"`},
 	{"duplicate unknown key", "Endpoint=https://a.example;AccessKey=" + secretKey + ";Foo=1;fOO=2", "config.connection_string.duplicate_key", "fOO", `"fOO"`},
+	{"duplicate empty key", "Endpoint=https://a.example;AccessKey=" + secretKey + ";=1;=2", "config.connection_string.duplicate_key", "", `""`},
+	{"duplicate key naming the secret later", "x" + secretAppSecret + "=1;X" + secretAppSecret + "=2;Endpoint=https://a.example;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=" + secretAppSecret, "config.connection_string.duplicate_key", "", "value hidden"},
 	{"empty endpoint", "Endpoint=;AccessKey=" + secretKey, "config.connection_string.invalid_endpoint", "Endpoint", "not an absolute http or https URL"},
 	{"relative endpoint", "Endpoint=contoso.service.signalr.net;AccessKey=" + secretKey, "config.connection_string.invalid_endpoint", "Endpoint", "contoso.service.signalr.net"},
 	{"ftp endpoint", "Endpoint=ftp://a.example;AccessKey=" + secretKey, "config.connection_string.invalid_endpoint", "Endpoint", "ftp://a.example"},

@@ -275,6 +275,9 @@ func (tb *tokenBuf) group(claims []Claim) (claimGroups, error) {
 		if c.Type == "" {
 			return g, &ClaimError{Type: c.Type, Reason: "the claim type is empty"}
 		}
+		if !utf8.ValidString(c.Type) {
+			return g, &ClaimError{Type: strings.ToValidUTF8(c.Type, "\uFFFD"), Reason: "the claim type is not valid UTF-8"}
+		}
 		if len(c.Type) >= len(systemClaimPrefix) && strings.EqualFold(c.Type[:len(systemClaimPrefix)], systemClaimPrefix) {
 			return g, &ClaimError{Type: c.Type, Reason: "types starting with asrs.s. are reserved for the service"}
 		}
