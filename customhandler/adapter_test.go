@@ -381,7 +381,9 @@ func TestHandlerCustomBindingNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var doc struct{ Outputs map[string]customhandler.HTTPOutput }
+	var doc struct {
+		Outputs map[string]customhandler.HTTPOutput
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,7 @@ func TestNewRequest(t *testing.T) {
 		{"no url, host header", customhandler.HTTPTrigger{Method: "GET", Headers: map[string][]string{"host": {"h.example"}}}, "/", "", "h.example", "/"},
 		{"double slash stays a path", customhandler.HTTPTrigger{Method: "GET", URL: "http://a//evil.example/x"}, "//evil.example/x", "", "a", "//evil.example/x"},
 		{"escaped path kept", customhandler.HTTPTrigger{Method: "GET", URL: "http://a/api/x%2Fy"}, "/api/x/y", "", "a", "/api/x%2Fy"},
+		{"relative path", customhandler.HTTPTrigger{Method: "GET", URL: "api/x%2F?a=1"}, "/api/x/", "a=1", "", "/api/x%2F?a=1"},
 		{"host only", customhandler.HTTPTrigger{Method: "GET", URL: "http://a"}, "/", "", "a", "/"},
 		{"relative url", customhandler.HTTPTrigger{Method: "GET", URL: "/api/negotiate", Query: map[string]string{"a b": "&"}}, "/api/negotiate", "a+b=%26", "", "/api/negotiate?a+b=%26"},
 	} {

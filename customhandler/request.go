@@ -17,7 +17,8 @@ import (
 //   - Method is t.Method; a missing or malformed method is an error.
 //   - URL holds the path and raw query of t.URL (no scheme or host, as on a
 //     server); when t.URL has no query, t.Query is encoded instead (sorted by
-//     key). A missing URL yields path "/".
+//     key). A missing URL yields path "/"; a relative path gets a leading
+//     "/".
 //   - Host is the host of t.URL, else the Host header; the Host header is
 //     removed from Header as net/http does.
 //   - Header holds t.Headers with canonical names; Content-Length reflects
@@ -49,8 +50,11 @@ func (t *HTTPTrigger) NewRequest(ctx context.Context) (*http.Request, error) {
 			return nil, &DecodeError{Path: "Url", Reason: "is not a hierarchical URL"}
 		}
 		u = &url.URL{Path: pu.Path, RawPath: pu.RawPath, RawQuery: pu.RawQuery}
-		if u.Path == "" {
-			u.Path, u.RawPath = "/", ""
+		if !strings.HasPrefix(u.Path, "/") { // "" or a relative reference such as "api/x"
+			u.Path = "/" + u.Path
+			if u.RawPath != "" {
+				u.RawPath = "/" + u.RawPath
+			}
 		}
 		host = pu.Host
 	}
