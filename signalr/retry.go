@@ -198,8 +198,9 @@ func (p *retryPolicy) Do(req *policy.Request) (*http.Response, error) {
 		tryCtx, cancel := context.WithTimeout(context.WithValue(parent, tryStateKey{}, st), timeout)
 		tryCtx = httptrace.WithClientTrace(tryCtx, st.trace())
 		resp, err = req.Clone(tryCtx).Next()
+		timedOut := errors.Is(tryCtx.Err(), context.DeadlineExceeded)
 		cancel() // the body download policy has read the body already
-		v := p.classify(op, parent, tryCtx, st, resp, err)
+		v := p.classify(op, parent, timedOut, st, resp, err)
 		switch {
 		case v.skip:
 			done(errExcluded)
@@ -244,7 +245,7 @@ func status(resp *http.Response) int {
 
 // classify decides whether a try may be retried and whether it counts
 // against the endpoint's health.
-func (p *retryPolicy) classify(op opInfo, parent, tryCtx context.Context, st *tryState, resp *http.Response, err error) verdict {
+func (p *retryPolicy) classify(op opInfo, parent context.Context, timedOut bool, st *tryState, resp *http.Response, err error) verdict {
 	if err == nil {
 		switch s := resp.StatusCode; {
 		case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests:
@@ -281,7 +282,7 @@ func (p *retryPolicy) classify(op opInfo, parent, tryCtx context.Context, st *tr
 		return verdict{sick: true, err: ce}
 	}
 	switch {
-	case tryCtx.Err() != nil || isTimeout(err):
+	case timedOut || isTimeout(err):
 		ce.Code = CodeTimeout
 	case st.dialErr != nil:
 		ce.Code = CodeUnreachable

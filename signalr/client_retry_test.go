@@ -1,0 +1,440 @@
+package signalr_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/serverless-signalr/functions-go/signalr"
+)
+
+var hello = signalr.Message{Target: "hello", Arguments: []byte(`[1]`)}
+
+func sendToAll(c *signalr.Client) error {
+	_, err := c.SendToAll(context.Background(), "chat", hello, nil)
+	return err
+}
+
+func addToGroup(c *signalr.Client) error { // an idempotent PUT
+	_, err := c.AddConnectionToGroup(context.Background(), "chat", "g", "c1", nil)
+	return err
+}
+
+// statusSequence answers the n-th request with codes[n] (the last one repeats).
+func statusSequence(codes ...int) func(int, http.ResponseWriter, *http.Request) {
+	return func(n int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(codes[min(n, len(codes)-1)])
+	}
+}
+
+func TestRetryStatusMatrix(t *testing.T) {
+	cases := []struct {
+		name      string
+		op        func(*signalr.Client) error
+		codes     []int
+		wantTries int
+		wantCode  string
+	}{
+		{"send 429 then ok", sendToAll, []int{429, 429, 202}, 3, ""},
+		{"send 503 exhausted", sendToAll, []int{503}, 3, "service.unavailable"},
+		{"send 408 then ok", sendToAll, []int{408, 202}, 2, ""},
+		{"send 500 not retried", sendToAll, []int{500, 202}, 1, "service.error"},
+		{"send 502 not retried", sendToAll, []int{502, 202}, 1, "service.unavailable"},
+		{"send 504 not retried", sendToAll, []int{504, 202}, 1, "service.timeout"},
+		{"send 400 not retried", sendToAll, []int{400, 202}, 1, "service.bad_request"},
+		{"put 500 retried", addToGroup, []int{500, 500, 200}, 3, ""},
+		{"put 502 retried", addToGroup, []int{502, 200}, 2, ""},
+		{"put 504 exhausted", addToGroup, []int{504}, 3, "service.timeout"},
+		{"put 401 not retried", addToGroup, []int{401, 200}, 1, "service.unauthorized"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t, statusSequence(tc.codes...))
+			o := quietOptions()
+			o.Breaker.Disabled = true
+			err := tc.op(newTestClient(t, rec.srv.URL, o))
+			if got := signalr.ErrorCode(err); got != tc.wantCode {
+				t.Errorf("ErrorCode = %q, want %q (err %v)", got, tc.wantCode, err)
+			}
+			if n := len(rec.requests()); n != tc.wantTries {
+				t.Errorf("server saw %d tries, want %d", n, tc.wantTries)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Run("seconds", func(t *testing.T) {
+		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n == 0 {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(429)
+				return
+			}
+			w.WriteHeader(202)
+		})
+		start := time.Now()
+		if err := sendToAll(newTestClient(t, rec.srv.URL, nil)); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < time.Second || d > 3*time.Second {
+			t.Errorf("took %v, want the 1s Retry-After honoured", d)
+		}
+		if n := len(rec.requests()); n != 2 {
+			t.Errorf("%d tries, want 2", n)
+		}
+	})
+	t.Run("http date", func(t *testing.T) {
+		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n == 0 {
+				w.Header().Set("Retry-After", fixedNow.Add(time.Second).Format(http.TimeFormat))
+				w.WriteHeader(503)
+				return
+			}
+			w.WriteHeader(202)
+		})
+		start := time.Now()
+		if err := sendToAll(newTestClient(t, rec.srv.URL, nil)); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < time.Second || d > 3*time.Second {
+			t.Errorf("took %v, want the HTTP-date Retry-After (now+1s) honoured", d)
+		}
+	})
+	t.Run("beyond the budget", func(t *testing.T) {
+		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(429)
+		})
+		o := quietOptions()
+		o.Retry.MaxElapsed = 2 * time.Second
+		start := time.Now()
+		err := sendToAll(newTestClient(t, rec.srv.URL, o))
+		if signalr.ErrorCode(err) != "service.throttled" {
+			t.Fatalf("err = %v, want service.throttled", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("took %v; a Retry-After beyond the budget must return at once", d)
+		}
+		if n := len(rec.requests()); n != 1 {
+			t.Errorf("%d tries, want 1", n)
+		}
+	})
+}
+
+// countingTransport returns a transport that counts dials and makes the
+// connections of the first failWrites dials fail every write with ECONNRESET.
+func countingTransport(dials *atomic.Int32, failWrites int32) *http.Transport {
+	d := &net.Dialer{Timeout: time.Second}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			n := dials.Add(1)
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil || n > failWrites {
+				return conn, err
+			}
+			return resetConn{conn}, nil
+		},
+	}
+}
+
+type resetConn struct{ net.Conn }
+
+func (resetConn) Write([]byte) (int, error) { return 0, syscall.ECONNRESET }
+
+func TestRetryConnectionRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + l.Addr().String()
+	l.Close() // nothing listens: connection refused
+	var dials atomic.Int32
+	o := quietOptions()
+	o.Transport = countingTransport(&dials, 0)
+	err = sendToAll(newTestClient(t, addr, o))
+	var ce *signalr.ConnectionError
+	if !errors.As(err, &ce) || ce.Code != "service.unreachable" || ce.Written || signalr.ErrorCode(err) != "service.unreachable" {
+		t.Fatalf("err = %#v, want an unwritten *ConnectionError service.unreachable", err)
+	}
+	if n := dials.Load(); n != 3 {
+		t.Errorf("%d dials, want 3 (a refused send is safe to retry)", n)
+	}
+}
+
+func TestRetryResetBeforeWritten(t *testing.T) {
+	rec := newRecorder(t, statusSequence(202))
+	var dials atomic.Int32
+	o := quietOptions()
+	o.Transport = countingTransport(&dials, 1)
+	if err := sendToAll(newTestClient(t, rec.srv.URL, o)); err != nil {
+		t.Fatalf("send after a reset before writing: %v", err)
+	}
+	if d, n := dials.Load(), len(rec.requests()); d != 2 || n != 1 {
+		t.Errorf("dials = %d, server requests = %d; want 2 and 1", d, n)
+	}
+}
+
+// rawServer reads each whole request, counts it, and closes the connection
+// without answering.
+func rawServer(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var n atomic.Int32
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				if _, err := io.ReadAll(req.Body); err == nil {
+					n.Add(1)
+				}
+			}()
+		}
+	}()
+	return "http://" + l.Addr().String(), &n
+}
+
+func TestNoRetryAfterWritten(t *testing.T) {
+	t.Run("send", func(t *testing.T) {
+		addr, n := rawServer(t)
+		err := sendToAll(newTestClient(t, addr, nil))
+		var ce *signalr.ConnectionError
+		if !errors.As(err, &ce) || !ce.Written || ce.Code != "service.error" {
+			t.Fatalf("err = %#v, want a written *ConnectionError", err)
+		}
+		if got := n.Load(); got != 1 {
+			t.Errorf("server received %d complete sends, want exactly 1", got)
+		}
+	})
+	t.Run("idempotent", func(t *testing.T) {
+		addr, n := rawServer(t)
+		if err := addToGroup(newTestClient(t, addr, nil)); err == nil {
+			t.Fatal("want an error")
+		}
+		if got := n.Load(); got != 3 {
+			t.Errorf("server received %d PUTs, want 3", got)
+		}
+	})
+}
+
+func TestTryTimeout(t *testing.T) {
+	slow := func(n int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	}
+	t.Run("send not retried", func(t *testing.T) {
+		rec := newRecorder(t, slow)
+		o := quietOptions()
+		o.TryTimeout = 200 * time.Millisecond
+		start := time.Now()
+		err := sendToAll(newTestClient(t, rec.srv.URL, o))
+		if signalr.ErrorCode(err) != "service.timeout" {
+			t.Fatalf("err = %v, want service.timeout", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("took %v, want about the 200ms try timeout", d)
+		}
+		if n := len(rec.requests()); n != 1 {
+			t.Errorf("server saw %d sends, want 1", n)
+		}
+	})
+	t.Run("idempotent retried within the budget", func(t *testing.T) {
+		rec := newRecorder(t, slow)
+		o := quietOptions()
+		o.TryTimeout = 300 * time.Millisecond
+		o.Retry.MaxTries = 10
+		o.Retry.MaxElapsed = 700 * time.Millisecond
+		start := time.Now()
+		err := addToGroup(newTestClient(t, rec.srv.URL, o))
+		d := time.Since(start)
+		if signalr.ErrorCode(err) != "service.timeout" {
+			t.Fatalf("err = %v, want service.timeout", err)
+		}
+		if d < 600*time.Millisecond || d > 1200*time.Millisecond {
+			t.Errorf("took %v, want the 700ms budget to bound the call", d)
+		}
+		if n := len(rec.requests()); n < 2 || n > 3 {
+			t.Errorf("server saw %d tries, want 2 or 3 within the budget", n)
+		}
+	})
+	t.Run("caller deadline", func(t *testing.T) {
+		rec := newRecorder(t, slow)
+		c := newTestClient(t, rec.srv.URL, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		_, err := c.AddConnectionToGroup(ctx, "chat", "g", "c1", nil)
+		if !errors.Is(err, context.DeadlineExceeded) || signalr.ErrorCode(err) != "service.timeout" {
+			t.Fatalf("err = %v", err)
+		}
+		if n := len(rec.requests()); n != 1 {
+			t.Errorf("%d tries after the caller's deadline, want 1", n)
+		}
+	})
+}
+
+func TestBreaker(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if fail.Load() {
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(202)
+	})
+	o := quietOptions()
+	o.Breaker = signalr.BreakerOptions{Failures: 3, OpenTimeout: 300 * time.Millisecond}
+	c := newTestClient(t, rec.srv.URL, o)
+	for i := range 3 {
+		if err := sendToAll(c); signalr.ErrorCode(err) != "service.error" {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if s := c.BreakerState(); s != "open" {
+		t.Fatalf("state after 3 failures = %s, want open", s)
+	}
+	start := time.Now()
+	err := sendToAll(c)
+	var co *signalr.CircuitOpenError
+	if !errors.As(err, &co) || signalr.ErrorCode(err) != "service.circuit_open" || co.Operation != "SendToAll" {
+		t.Fatalf("err = %v, want *CircuitOpenError", err)
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("open breaker took %v to answer", d)
+	}
+	if n := len(rec.requests()); n != 3 {
+		t.Errorf("server saw %d requests, want 3 (none while open)", n)
+	}
+	if err := c.Healthy(t.Context()); !errors.As(err, &co) {
+		t.Errorf("Healthy while open = %v", err)
+	}
+
+	// Half-open: a failing probe opens it again.
+	time.Sleep(350 * time.Millisecond)
+	if s := c.BreakerState(); s != "half-open" {
+		t.Fatalf("state after OpenTimeout = %s, want half-open", s)
+	}
+	if err := sendToAll(c); signalr.ErrorCode(err) != "service.error" {
+		t.Fatalf("probe: %v", err)
+	}
+	if s := c.BreakerState(); s != "open" {
+		t.Fatalf("state after a failed probe = %s, want open", s)
+	}
+	// Half-open again: a good probe closes it.
+	time.Sleep(350 * time.Millisecond)
+	fail.Store(false)
+	if err := sendToAll(c); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if s := c.BreakerState(); s != "closed" {
+		t.Errorf("state after a good probe = %s, want closed", s)
+	}
+}
+
+func TestBreakerIgnores4xx(t *testing.T) {
+	rec := newRecorder(t, statusSequence(400))
+	o := quietOptions()
+	o.Breaker = signalr.BreakerOptions{Failures: 2}
+	c := newTestClient(t, rec.srv.URL, o)
+	for range 5 {
+		if err := sendToAll(c); signalr.ErrorCode(err) != "service.bad_request" {
+			t.Fatal(err)
+		}
+	}
+	if s := c.BreakerState(); s != "closed" {
+		t.Errorf("state after 4xx = %s, want closed", s)
+	}
+}
+
+func TestBreakerCountsConnectionFailures(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := "http://" + l.Addr().String()
+	l.Close()
+	o := quietOptions()
+	o.Breaker = signalr.BreakerOptions{Failures: 3}
+	c := newTestClient(t, addr, o)
+	sendToAll(c) // three refused tries
+	if s := c.BreakerState(); s != "open" {
+		t.Errorf("state after 3 refused connections = %s, want open", s)
+	}
+}
+
+func TestTLSMinimum(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) }))
+	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	weak := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10}}
+
+	// Control: the server does speak TLS 1.1 to a client that allows it.
+	resp, err := (&http.Client{Transport: weak, Timeout: 5 * time.Second}).Get(srv.URL)
+	if err != nil {
+		t.Skipf("this Go build cannot speak TLS 1.1 at all: %v", err)
+	}
+	resp.Body.Close()
+	if resp.TLS.Version != tls.VersionTLS11 {
+		t.Fatalf("control negotiated %x", resp.TLS.Version)
+	}
+
+	for name, o := range map[string]func(*signalr.ClientOptions){
+		"caller transport": func(o *signalr.ClientOptions) { o.Transport = weak },
+		"default transport": func(o *signalr.ClientOptions) {
+			o.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10}
+		},
+	} {
+		opts := quietOptions()
+		o(opts)
+		err := sendToAll(newTestClient(t, srv.URL, opts))
+		var ce *signalr.ConnectionError
+		if !errors.As(err, &ce) || ce.Code != "service.tls" {
+			t.Errorf("%s: err = %v, want a service.tls *ConnectionError", name, err)
+		}
+	}
+}
+
+func TestTLS12Works(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || r.TLS.Version < tls.VersionTLS12 {
+			w.WriteHeader(400)
+			return
+		}
+		w.WriteHeader(202)
+	}))
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	o := quietOptions()
+	o.TLSConfig = &tls.Config{RootCAs: pool}
+	if err := sendToAll(newTestClient(t, srv.URL, o)); err != nil {
+		t.Fatal(err)
+	}
+}
