@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -201,7 +202,7 @@ func lookup(m map[string]json.RawMessage, key string) (json.RawMessage, string, 
 	found := ""
 	ok := false
 	for k := range m {
-		if equalFold(k, key) && (!ok || k < found) {
+		if strings.EqualFold(k, key) && (!ok || k < found) {
 			found, ok = k, true
 		}
 	}
@@ -210,9 +211,6 @@ func lookup(m map[string]json.RawMessage, key string) (json.RawMessage, string, 
 	}
 	return m[found], found, true
 }
-
-// equalFold is strings.EqualFold without the import of strings in this file.
-func equalFold(a, b string) bool { return len(a) == len(b) && bytes.EqualFold([]byte(a), []byte(b)) }
 
 // kind names the JSON type of raw by its first byte; raw must be trimmed.
 func kind(raw []byte) string {
