@@ -151,7 +151,7 @@ func easyAuthPrincipal(h http.Header) (p Principal, ok bool, err error) {
 		}
 		v := string(c.Val)
 		p.Claims = append(p.Claims, Claim{Type: c.Typ, Value: v})
-		if nameID == "" && (c.Typ == ClaimTypeNameIdentifier || c.Typ == "nameid") {
+		if nameID == "" && strings.TrimSpace(v) != "" && (c.Typ == ClaimTypeNameIdentifier || c.Typ == "nameid") {
 			nameID = v
 		}
 		if cp.RoleType != "" && c.Typ == cp.RoleType && c.Typ != "role" {
