@@ -57,6 +57,18 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 		id, user = pc.id, pc.user
 	}
 
+	// Add to the WaitGroup under the lock Close takes, so Close never waits
+	// concurrently with an Add.
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		writeError(w, r, http.StatusServiceUnavailable, codeUnavailable, "", "the emulator is shutting down")
+		return
+	}
+	e.wg.Add(1)
+	e.mu.Unlock()
+	defer e.wg.Done()
+
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// A development tool: browser pages on any origin may connect.
 		OriginPatterns: []string{"*"},
@@ -66,8 +78,6 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(readLimit)
-	e.wg.Add(1)
-	defer e.wg.Done()
 	e.serveConn(ws, id, key, user)
 }
 
@@ -93,12 +103,11 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 		return
 	}
 	_ = first
-	if err := ws.Write(ctx, websocket.MessageText, handshakeOK); err != nil {
-		ws.CloseNow()
-		return
-	}
-
+	// The handshake response goes first in the queue, and the connection is
+	// registered before the client can see it: a REST call made right after
+	// the client's handshake completes finds the connection.
 	c := newConn(id, key, user, ws, e.queueSize, e.log)
+	c.queue <- handshakeOK
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()

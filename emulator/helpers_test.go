@@ -53,7 +53,7 @@ func newEnv(t *testing.T, opts emulator.Options) *env {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: time.Now().Truncate(time.Second)}
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
