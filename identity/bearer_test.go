@@ -1,15 +1,21 @@
 package identity_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -318,5 +324,72 @@ func TestBearerJWKSUnavailable(t *testing.T) {
 	srv.status.Store(http.StatusOK)
 	r.Close()
 	_, err = r.Resolve(newRequest(t, "/", bearer(tok)))
+	wantAppErr(t, err, apperr.CodeAuthJWKSUnavailable, http.StatusServiceUnavailable)
+}
+
+func TestBearerJWKSEdDSAAndConcurrentFirstUse(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newJWKSServer(t, map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "x": b64(pub)})
+	r := newResolver(t, identity.Config{JWKSURL: srv.URL, Issuer: "https://idp.example/"})
+	tok := sign(t, jwt.SigningMethodEdDSA, priv, "ed-1", baseClaims())
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			p, err := r.Resolve(newRequest(t, "/", bearer(tok)))
+			if err == nil && p.UserID != "alice" {
+				err = fmt.Errorf("UserID = %q", p.UserID)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("EdDSA: %v", err)
+		}
+	}
+	if n := srv.hits.Load(); n != 1 {
+		t.Fatalf("JWKS fetched %d times by 8 concurrent first uses, want 1", n)
+	}
+}
+
+func TestBearerJWKSOverTLSAndBodyCap(t *testing.T) {
+	k := genKeys(t)
+	body, err := json.Marshal(map[string]any{"keys": []map[string]string{rsaJWK("rsa-1", &k.rsa.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := false
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if huge {
+			w.Write([]byte(`{"keys":[],"pad":"`))
+			w.Write(bytes.Repeat([]byte("x"), 2<<20))
+			w.Write([]byte(`"}`))
+			return
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	tok := sign(t, jwt.SigningMethodRS256, k.rsa, "rsa-1", baseClaims())
+
+	r := newResolver(t, identity.Config{JWKSURL: srv.URL + "/.well-known/jwks.json", HTTPClient: srv.Client()})
+	if p, err := r.Resolve(newRequest(t, "/", bearer(tok))); err != nil || p.UserID != "alice" {
+		t.Fatalf("JWKS over TLS: %+v %v", p, err)
+	}
+
+	huge = true
+	r2 := newResolver(t, identity.Config{JWKSURL: srv.URL, HTTPClient: srv.Client()})
+	_, err = r2.Resolve(newRequest(t, "/", bearer(tok)))
+	wantAppErr(t, err, apperr.CodeAuthJWKSUnavailable, http.StatusServiceUnavailable)
+
+	// The default client does not trust the test certificate: a TLS
+	// failure is jwks_unavailable, not a 500.
+	r3 := newResolver(t, identity.Config{JWKSURL: srv.URL})
+	_, err = r3.Resolve(newRequest(t, "/", bearer(tok)))
 	wantAppErr(t, err, apperr.CodeAuthJWKSUnavailable, http.StatusServiceUnavailable)
 }

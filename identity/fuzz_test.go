@@ -2,8 +2,12 @@ package identity_test
 
 import (
 	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/identity"
 )
 
@@ -44,6 +48,36 @@ func FuzzDecodeClientPrincipal(f *testing.F) {
 			if c.Type == "" {
 				t.Fatalf("claim with empty type: %+v", p.Claims)
 			}
+		}
+	})
+}
+
+// FuzzResolveBearer feeds arbitrary bearer tokens to Resolve: it must never
+// panic, and a rejection is always a 401 *apperr.Error.
+func FuzzResolveBearer(f *testing.F) {
+	f.Add("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiZXhwIjo5OTk5OTk5OTk5fQ.")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add("")
+	r, err := identity.New(identity.Config{HS256Secret: testSecret, Audiences: []string{"api://signalr"}, Issuer: "https://idp.example/"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(r.Close)
+	f.Fuzz(func(t *testing.T, tok string) {
+		req := newRequest(t, "/api/negotiate", nil)
+		req.Header["Authorization"] = []string{"Bearer " + tok}
+		p, err := r.Resolve(req)
+		if err == nil {
+			t.Fatalf("accepted a token signed by nobody: %+v", p)
+		}
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || apperr.Status(ae.Code) != http.StatusUnauthorized {
+			t.Fatalf("rejection is not a 401 apperr: %v", err)
+		}
+		if len(tok) > 16 && strings.Contains(ae.Message, tok) {
+			t.Fatalf("message echoes the token: %q", ae.Message)
 		}
 	})
 }
