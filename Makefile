@@ -1,0 +1,69 @@
+# Make targets of the Functions app. `make dev` runs the local stack,
+# `make test` runs every test; both install what they need.
+SHELL := /bin/bash
+GO ?= go
+FUZZTIME ?= 4s
+NPM_DIR := e2e
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: all build handler emulator test test-go fuzz e2e deps bench run dev publish azurite doctor vet clean
+
+all: build
+
+## build: the handler (./handler, what host.json runs) and the emulator (bin/signalr-emulator)
+build: handler emulator
+
+handler:
+	$(GO) build -trimpath -o handler ./cmd/handler
+
+emulator:
+	$(GO) build -trimpath -o bin/signalr-emulator ./cmd/signalr-emulator
+
+## publish: a static linux/amd64 handler for `func azure functionapp publish`
+publish:
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o handler ./cmd/handler
+
+## test: vet, unit and integration tests, short fuzzing, end-to-end tests with the real JS client
+test: deps build vet test-go fuzz e2e
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-go: build
+	$(GO) test -race -count=1 ./...
+
+## fuzz: every fuzz target for FUZZTIME (seed corpora run in test-go too)
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+e2e: deps build
+	cd $(NPM_DIR) && node --test --test-concurrency=1
+
+## deps: Go modules, npm packages (pinned @microsoft/signalr, playwright-core) and Debian's chromium
+deps:
+	@scripts/install-deps.sh
+
+## bench: throughput and latency ratios against baselines measured in the same run
+bench: build
+	@scripts/bench.sh
+
+## run: the handler alone, against AzureSignalRConnectionString from the environment
+run: handler
+	./handler
+
+## dev: the local stack: emulator + handler + chat page at http://localhost:7071/chat/
+dev: deps build
+	@scripts/dev.sh
+
+## azurite: local storage for `func start` (needed only for non-HTTP triggers)
+azurite:
+	npx --yes azurite@3 --silent --location .azurite --skipApiVersionCheck
+
+## doctor: diagnose settings, app layout, endpoints, token size, CORS
+doctor: handler
+	./handler doctor
+
+clean:
+	rm -rf handler bin .azurite

@@ -1,0 +1,34 @@
+// Command handler is the Azure Functions custom handler executable: the
+// Functions host starts it (host.json defaultExecutablePath) and forwards
+// negotiate and broadcast to it. `handler doctor` diagnoses the setup.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/serverless-signalr/functions-go/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "handler:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program; tests call it. Settings are read from the
+// environment by envconfig (server.LoadConfig); getenv is passed to
+// subcommands that read further variables.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "doctor" {
+		return runDoctor(ctx, args[2:], getenv, stdout, stderr)
+	}
+	return server.Run(ctx, stdout)
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a fresh machine:
+# Go modules, the npm packages of e2e/ (pinned in its package-lock.json) and
+# Debian's chromium for the browser test (no browser download from npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+go mod download
+
+if [ -f e2e/package.json ]; then
+  if [ ! -d e2e/node_modules ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+    (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  echo "installing Debian's chromium for the browser test"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
