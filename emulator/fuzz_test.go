@@ -1,0 +1,115 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// FuzzSplitRecords checks the 0x1E record splitter and the handshake parser
+// on arbitrary client frames: splitting loses and invents nothing, and the
+// handshake parser never panics and accepts only json version 1.
+func FuzzSplitRecords(f *testing.F) {
+	f.Add([]byte("{\"protocol\":\"json\",\"version\":1}\x1e"))
+	f.Add([]byte("{\"protocol\":\"json\",\"version\":1}\x1e{\"type\":6}\x1e{\"ty"))
+	f.Add([]byte("\x1e\x1e"))
+	f.Add([]byte("{\"protocol\":\"messagepack\",\"version\":1}\x1e"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, rest := splitRecords(data)
+		var joined []byte
+		for _, r := range recs {
+			if bytes.IndexByte(r, recordSeparator) >= 0 {
+				t.Fatalf("record %q contains a separator", r)
+			}
+			joined = append(joined, r...)
+			joined = append(joined, recordSeparator)
+		}
+		if bytes.IndexByte(rest, recordSeparator) >= 0 {
+			t.Fatalf("rest %q contains a separator", rest)
+		}
+		joined = append(joined, rest...)
+		if !bytes.Equal(joined, data) {
+			t.Fatalf("split/join changed the input")
+		}
+		for _, r := range recs {
+			if parseHandshake(r) == nil {
+				var h struct {
+					Protocol string
+					Version  int
+				}
+				if err := json.Unmarshal(r, &h); err != nil || h.Protocol != "json" || h.Version != 1 {
+					t.Fatalf("accepted handshake %q", r)
+				}
+			}
+			_, _ = messageType(r)
+		}
+	})
+}
+
+// FuzzParseRESTPath checks the REST router on arbitrary methods and escaped
+// paths: it never panics, and a match names an operation with non-empty
+// captures for the segments its shape has.
+func FuzzParseRESTPath(f *testing.F) {
+	f.Add("POST", "/api/hubs/chat/:send")
+	f.Add("PUT", "/api/hubs/chat/groups/a%2Fb/connections/abc")
+	f.Add("HEAD", "/api/v1/hubs/chat/users/a%20b")
+	f.Add("DELETE", "/api/hubs/chat/users/u/groups")
+	f.Add("GET", "/api/%zz/hubs")
+	f.Add("POST", "/api/hubs//:send")
+	f.Add("HEAD", "/api/health")
+	f.Fuzz(func(t *testing.T, method, path string) {
+		rt, err := parseRESTPath(method, path)
+		if err != nil {
+			if rt.op != opNone {
+				t.Fatalf("error with op %d", rt.op)
+			}
+			return
+		}
+		switch rt.op {
+		case opNone:
+			t.Fatal("match without an operation")
+		case opHealth, opAccessKey:
+			return
+		}
+		if rt.hub == "" {
+			t.Fatalf("op %d without hub for %q", rt.op, path)
+		}
+		switch rt.op {
+		case opSendUser, opCloseUser, opUserExists, opUserLeaveAll, opUserJoinGroup, opUserLeaveGroup, opUserInGroup:
+			if rt.user == "" {
+				t.Fatalf("user op without user for %q", path)
+			}
+		case opSendConn, opCloseConn, opConnExists, opConnLeaveAll, opConnJoinGroup, opConnLeaveGroup:
+			if rt.conn == "" {
+				t.Fatalf("connection op without id for %q", path)
+			}
+		}
+		switch rt.op {
+		case opSendGroup, opCloseGroup, opGroupExists, opConnJoinGroup, opConnLeaveGroup, opUserJoinGroup, opUserLeaveGroup, opUserInGroup:
+			if rt.group == "" {
+				t.Fatalf("group op without group for %q", path)
+			}
+		}
+	})
+}
+
+// TestParseRESTPathTable pins the routing of the escaped shapes.
+func TestParseRESTPathTable(t *testing.T) {
+	cases := []struct {
+		method, path string
+		want         restRoute
+	}{
+		{"PUT", "/api/hubs/Chat/groups/a%2Fb/connections/c1", restRoute{op: opConnJoinGroup, hub: "Chat", group: "a/b", conn: "c1"}},
+		{"POST", "/api/v1/hubs/chat/users/a%20b", restRoute{op: opSendUser, legacy: true, hub: "chat", user: "a b"}},
+		{"POST", "/api/hubs/chat/users/%3Asend/:send", restRoute{op: opSendUser, hub: "chat", user: ":send"}},
+		{"HEAD", "/api/hubs/chat/users/u/groups/g", restRoute{op: opUserInGroup, hub: "chat", user: "u", group: "g"}},
+		{"DELETE", "/api/hubs/chat/connections/c/groups", restRoute{op: opConnLeaveAll, hub: "chat", conn: "c"}},
+	}
+	for _, c := range cases {
+		got, err := parseRESTPath(c.method, c.path)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s = %+v, %v; want %+v", c.method, c.path, got, err, c.want)
+		}
+	}
+}
