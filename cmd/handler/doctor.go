@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
+
+	"github.com/serverless-signalr/functions-go/doctor"
 )
 
-// runDoctor runs `handler doctor`.
+// runDoctor runs `handler doctor`: it diagnoses the settings, the app
+// layout, every configured endpoint, token size, CORS and (with --url)
+// negotiate end to end, and fails when any check fails.
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("doctor is not implemented yet")
+	return doctor.Main(ctx, args, getenv, stdout, stderr)
 }

@@ -1,0 +1,13 @@
+// Package doctor diagnoses the setup of the SignalR custom handler: the
+// settings, the Functions app layout (host.json, function.json, the
+// executable), the connection string, every configured endpoint of Azure
+// SignalR Service (DNS, TCP, TLS, health, an authenticated REST call, clock
+// skew), the size of client tokens, CORS and, given the URL of a running
+// handler, negotiate end to end as @microsoft/signalr performs it.
+//
+// `handler doctor` is [Main]. Each check yields a [Finding] whose code is one
+// of the apperr taxonomy, so the doctor, the startup log ([Explain]) and the
+// error bodies clients see use the same words. The doctor sends requests
+// only to the configured endpoints and to the --url given; it never prints
+// an access key or a token.
+package doctor

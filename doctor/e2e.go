@@ -1,0 +1,333 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/serverless-signalr/functions-go/apperr"
+	"github.com/serverless-signalr/functions-go/signalr"
+)
+
+// negotiateURL appends /negotiate to base's path and negotiateVersion=1 to
+// its query, as @microsoft/signalr does.
+func negotiateURL(base *url.URL) string {
+	u := *base
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
+	u.RawPath = ""
+	if !strings.Contains(u.RawQuery, "negotiateVersion") {
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += "negotiateVersion=1"
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+// clientRequest builds a negotiate POST with the headers of the JS client.
+func (r *runner) clientRequest(target, bearer string) *http.Request {
+	req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader(nil))
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	req.Header.Set("X-Requested-With", "XMLHttpRequest")
+	req.Header.Set("X-SignalR-User-Agent", "Microsoft SignalR/10.0 (handler-doctor; Go)")
+	if r.opts.Origin != "" {
+		req.Header.Set("Origin", r.opts.Origin)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	return req
+}
+
+// appErrorBody decodes the handler's {"error":{"code","message","hint"}}.
+func appErrorBody(b []byte) (apperr.BodyError, bool) {
+	var body struct {
+		Error *apperr.BodyError `json:"error"`
+	}
+	if json.Unmarshal(b, &body) != nil || body.Error == nil || body.Error.Code == "" {
+		return apperr.BodyError{}, false
+	}
+	return *body.Error, true
+}
+
+// negotiateBody is the part of a negotiate answer the client reads.
+type negotiateBody struct {
+	URL                 string            `json:"url"`
+	AccessToken         string            `json:"accessToken"`
+	Error               json.RawMessage   `json:"error"`
+	ConnectionID        string            `json:"connectionId"`
+	ConnectionToken     string            `json:"connectionToken"`
+	NegotiateVersion    *int              `json:"negotiateVersion"`
+	AvailableTransports []json.RawMessage `json:"availableTransports"`
+	ProtocolVersion     json.RawMessage   `json:"ProtocolVersion"`
+}
+
+// decodeNegotiate decodes a negotiate answer; ok is false when it is not a
+// JSON object.
+func decodeNegotiate(contentType string, b []byte) (negotiateBody, string) {
+	var nb negotiateBody
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if err := json.Unmarshal(b, &nb); err != nil {
+		start := cleanText(string(b), 40)
+		if start == "" {
+			return nb, fmt.Sprintf("the body is empty (Content-Type %q)", contentType)
+		}
+		return nb, fmt.Sprintf("the body is not JSON (Content-Type %q, starts with %q): @microsoft/signalr fails to parse it", contentType, start)
+	}
+	if mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return nb, fmt.Sprintf("the body is JSON but Content-Type is %q", contentType)
+	}
+	return nb, ""
+}
+
+func (r *runner) routeDiagnosis(base *url.URL) string {
+	var why []string
+	p := strings.TrimSuffix(base.Path, "/")
+	if strings.HasSuffix(strings.ToLower(p), "/negotiate") {
+		why = append(why, "--url already ends in /negotiate, and the client appends /negotiate itself (…/negotiate/negotiate): give it the base URL ending in /api")
+	} else if r.layout != nil && r.layout.negotiatePath != "" && p+"/negotiate" != r.layout.negotiatePath {
+		why = append(why, fmt.Sprintf("the client posts to %s/negotiate but function.json makes the host serve negotiate at %s", p, r.layout.negotiatePath))
+	}
+	if r.layout != nil && r.layout.routeProblem != "" {
+		why = append(why, r.layout.routeProblem)
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(why, "; ")
+}
+
+func (r *runner) checkEndToEnd(ctx context.Context) {
+	const check = "negotiate"
+	if r.opts.URL == "" {
+		r.add(finding(check, Skip, "", "no --url given: negotiate was not tried end to end", "Start the handler (func start, or make dev) and pass --url http://localhost:7071/api.", nil))
+		return
+	}
+	base, err := url.Parse(r.opts.URL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		r.add(finding(check, Fail, apperr.CodeHandlerUnreachable, fmt.Sprintf("--url %q is not an absolute http(s) URL", r.opts.URL), "Pass the base URL ending in /api, e.g. http://localhost:7071/api.", nil))
+		return
+	}
+	target := negotiateURL(base)
+	d := map[string]string{"url": target}
+	resp, err := r.do(ctx, r.clientRequest(target, ""))
+	if err != nil {
+		_, msg := classifyNetErr(err, r.opts.Timeout)
+		r.add(finding(check, Fail, apperr.CodeHandlerUnreachable, "POST "+target+": "+msg, "", d))
+		return
+	}
+	d["status"] = fmt.Sprint(resp.status)
+	if ae, ok := appErrorBody(resp.body); ok && resp.status != http.StatusOK {
+		msg := fmt.Sprintf("POST %s answered %d %s: %s", target, resp.status, ae.Code, ae.Message)
+		if resp.status == http.StatusNotFound {
+			msg += r.routeDiagnosis(base)
+		}
+		r.add(finding(check, Fail, ae.Code, msg, ae.Hint, d))
+		return
+	}
+	switch {
+	case resp.status == http.StatusNotFound:
+		diag := r.routeDiagnosis(base)
+		if diag == "" {
+			diag = ": the Functions host (or another server) has no function at this path; pass the base URL ending in /api"
+		}
+		r.add(finding(check, Fail, apperr.CodeRouteNotFound, "POST "+target+" answered 404"+diag, "", d))
+		return
+	case resp.status != http.StatusOK:
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("POST %s answered %d; @microsoft/signalr needs 200%s", target, resp.status, serviceSays(resp)), "", d))
+		return
+	}
+	nb, bad := decodeNegotiate(resp.header.Get("Content-Type"), resp.body)
+	switch {
+	case bad != "":
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "POST "+target+" answered 200 but "+bad, "", d))
+		return
+	case len(nb.Error) > 0 && string(nb.Error) != "null":
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "negotiate answered 200 with an error field, which the client throws: "+cleanText(string(nb.Error), 200), "", d))
+		return
+	case nb.URL == "" && nb.ConnectionID != "":
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "--url points at a SignalR server (the answer has connectionId), not at the handler's negotiate, which answers {url, accessToken}", "Pass the handler's base URL, e.g. http://localhost:7071/api.", d))
+		return
+	case nb.URL == "" || nb.AccessToken == "":
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "negotiate answered 200 JSON without url and accessToken (property names are camelCase)", "", d))
+		return
+	}
+	d["returnedUrl"] = nb.URL
+	d["tokenLength"] = fmt.Sprint(len(nb.AccessToken))
+	svcURL, err := url.Parse(nb.URL)
+	if err != nil || (svcURL.Scheme != "http" && svcURL.Scheme != "https") || svcURL.Host == "" {
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("negotiate returned url %q, which is not an absolute http(s) URL", cleanText(nb.URL, 100)), "", d))
+		return
+	}
+	ep := r.endpointFor(nb.URL)
+	if problem := r.tokenProblem(nb.AccessToken, svcURL, ep, d); problem != "" {
+		r.add(finding(check, Warn, apperr.CodeServiceUnauthorized, "negotiate answered {url, accessToken}, but "+problem, "", d))
+	} else {
+		r.add(finding(check, Pass, "", fmt.Sprintf("POST %s answered 200 {url, accessToken}: url %s, token of %d characters", target, nb.URL, len(nb.AccessToken)), "", d))
+	}
+	r.checkServiceNegotiate(ctx, svcURL, nb.AccessToken, ep)
+}
+
+// endpointFor returns the configured endpoint whose client URLs start with
+// u, or nil.
+func (r *runner) endpointFor(u string) *endpointConf {
+	for i := range r.endpoints {
+		if strings.HasPrefix(strings.ToLower(u), strings.ToLower(r.endpoints[i].cs.ClientBase())) {
+			return &r.endpoints[i]
+		}
+	}
+	return nil
+}
+
+// expectedAudience is the aud the service expects of a client token for
+// the client URL u: the URL without port.
+func expectedAudience(u *url.URL) string {
+	h := u.Hostname()
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	s := u.Scheme + "://" + h + u.EscapedPath()
+	if u.RawQuery != "" {
+		s += "?" + u.RawQuery
+	}
+	return s
+}
+
+// tokenProblem inspects the client token without printing it: length, aud
+// against the returned url, exp, and the signature when the endpoint's key
+// is known. It returns "" when nothing is wrong.
+func (r *runner) tokenProblem(token string, svc *url.URL, ep *endpointConf, d map[string]string) string {
+	var problems []string
+	if len(token) > signalr.MaxTokenLength {
+		problems = append(problems, fmt.Sprintf("the token is %d characters, more than the service's %d", len(token), signalr.MaxTokenLength))
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		return "the accessToken is not a JWT"
+	}
+	aud, _ := claims["aud"].(string)
+	d["audience"] = aud
+	if want := expectedAudience(svc); !strings.EqualFold(aud, want) {
+		problems = append(problems, fmt.Sprintf("the token's aud %q is not %q (the returned url without port): the service answers 401", aud, want))
+	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		left := exp.Sub(r.now())
+		d["expiresIn"] = left.Round(time.Second).String()
+		if left <= 0 {
+			problems = append(problems, "the token has already expired (check the handler's clock and SIGNALR_TOKEN_LIFETIME)")
+		}
+	} else {
+		problems = append(problems, "the token has no exp")
+	}
+	if ep != nil && ep.cs.AccessKey != "" {
+		_, err := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation()).Parse(token, func(*jwt.Token) (any, error) {
+			return []byte(ep.cs.AccessKey), nil
+		})
+		if err != nil {
+			d["signature"] = "does not verify with " + ep.setting
+			problems = append(problems, "its signature does not verify with the AccessKey of "+ep.setting+" here: the running handler uses another key")
+		} else {
+			d["signature"] = "verifies with " + ep.setting
+		}
+	}
+	return strings.Join(problems, "; ")
+}
+
+// checkServiceNegotiate performs the client's second negotiate, against the
+// service, when the returned url belongs to a configured endpoint.
+func (r *runner) checkServiceNegotiate(ctx context.Context, svc *url.URL, token string, ep *endpointConf) {
+	const check = "service negotiate"
+	if ep == nil {
+		var known []string
+		for _, e := range r.endpoints {
+			known = append(known, e.cs.ClientBase())
+		}
+		msg := fmt.Sprintf("the returned url %s is not under a configured endpoint (%s): the doctor sends nothing to hosts it was not given", svc.Redacted(), strings.Join(known, ", "))
+		if len(known) == 0 {
+			msg = fmt.Sprintf("the returned url %s cannot be checked: no connection string is configured here", svc.Redacted())
+		}
+		r.add(finding(check, Skip, "", msg, "Run the doctor with the same AzureSignalRConnectionString as the handler.", nil))
+		return
+	}
+	target := negotiateURL(svc)
+	d := map[string]string{"url": target}
+	resp, err := r.do(ctx, r.clientRequest(target, token))
+	if err != nil {
+		code, msg := classifyNetErr(err, r.opts.Timeout)
+		r.add(finding(check, Fail, code, "POST "+target+": "+msg, "", d))
+		return
+	}
+	d["status"] = fmt.Sprint(resp.status)
+	switch {
+	case resp.status == http.StatusUnauthorized:
+		msg := "the service rejected the client token (401)" + serviceSays(resp)
+		claims := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err == nil {
+			aud, _ := claims["aud"].(string)
+			var causes []string
+			if want := expectedAudience(svc); !strings.EqualFold(aud, want) {
+				causes = append(causes, fmt.Sprintf("audience %q instead of %q", aud, want))
+			}
+			if exp, err := claims.GetExpirationTime(); err == nil && exp != nil && !exp.After(r.now()) {
+				causes = append(causes, "the token expired")
+			}
+			if ep.skewKnown && math.Abs(ep.skew) > skewFail.Seconds() {
+				causes = append(causes, fmt.Sprintf("clock skew of %.0f s", ep.skew))
+			}
+			if len(causes) == 0 {
+				causes = append(causes, "aud and exp look right, so the key: the handler signs with an AccessKey the service does not have (rotated or from another resource)")
+			}
+			msg += ": " + strings.Join(causes, "; ")
+		}
+		r.add(finding(check, Fail, apperr.CodeServiceUnauthorized, msg, "", d))
+		return
+	case resp.status == http.StatusNotFound:
+		r.add(finding(check, Fail, apperr.CodeServiceNotFound, "POST "+target+" answered 404: the returned url is not a SignalR client endpoint (ClientEndpoint wrong, or the service is not in Serverless mode)", "", d))
+		return
+	case resp.status != http.StatusOK:
+		code := apperr.CodeServiceError
+		switch {
+		case resp.status == http.StatusForbidden:
+			code = apperr.CodeServiceForbidden
+		case resp.status == http.StatusTooManyRequests:
+			code = apperr.CodeServiceThrottled
+		case resp.status >= 500:
+			code = apperr.CodeServiceUnavailable
+		}
+		r.add(finding(check, Fail, code, fmt.Sprintf("POST %s answered %d%s", target, resp.status, serviceSays(resp)), "", d))
+		return
+	}
+	nb, bad := decodeNegotiate(resp.header.Get("Content-Type"), resp.body)
+	switch {
+	case bad != "":
+		r.add(finding(check, Fail, apperr.CodeServiceError, "the service's negotiate answered 200 but "+bad, "", d))
+	case nb.URL != "":
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("the service answered with another redirect (url %s): the url from the handler does not point at Azure SignalR Service", cleanText(nb.URL, 100)), "Check Endpoint/ClientEndpoint in the connection string.", d))
+	case nb.ConnectionID == "" && nb.ConnectionToken == "":
+		r.add(finding(check, Fail, apperr.CodeServiceError, "the service's negotiate answered 200 without connectionId", "", d))
+	case len(nb.AvailableTransports) == 0:
+		r.add(finding(check, Fail, apperr.CodeServiceError, "the service offered no transports (availableTransports is empty)", "", d))
+	default:
+		var names []string
+		for _, t := range nb.AvailableTransports {
+			var tr struct {
+				Transport string `json:"transport"`
+			}
+			if json.Unmarshal(t, &tr) == nil && tr.Transport != "" {
+				names = append(names, tr.Transport)
+			}
+		}
+		d["transports"] = strings.Join(names, ",")
+		r.add(finding(check, Pass, "", fmt.Sprintf("the service accepted the client token: connection id issued, transports %s", strings.Join(names, ", ")), "", d))
+	}
+}
