@@ -215,7 +215,6 @@ func (p *props) duplicate(key string) error {
 // hiddenValue replaces values that would reveal a secret in messages.
 const hiddenValue = "(value hidden)"
 
-
 // quote returns v quoted and truncated for an error message, or a
 // placeholder when v would reveal the AccessKey or ClientSecret.
 func (p *props) quote(v string) string {
