@@ -1,6 +1,7 @@
 package signalr
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -322,7 +323,7 @@ func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	h.Set("User-Agent", c.userAgent)
 	h.Set("Asrs-User-Agent", c.userAgent)
 	if k.body != nil {
-		if err := req.SetBody(streaming.NopCloser(strings.NewReader(string(k.body))), "application/json; charset=utf-8"); err != nil {
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(k.body)), "application/json; charset=utf-8"); err != nil {
 			return nil, err
 		}
 	}

@@ -78,10 +78,12 @@ func (e *ResponseError) Error() string {
 
 // ConnectionError is returned when a REST call produced no HTTP response:
 // the endpoint could not be reached, the TLS handshake failed, the try
-// timed out, the connection broke, or no Entra ID token could be obtained.
+// timed out, the connection broke, or the request could not be authorized
+// (no Entra ID token, or no server token could be signed).
 type ConnectionError struct {
 	// Code is one of [CodeUnreachable], [CodeTLS], [CodeTimeout],
-	// [CodeUnauthorized] (no Entra ID token) or [CodeServiceError].
+	// [CodeUnauthorized] (no Entra ID token or server token) or
+	// [CodeServiceError].
 	Code string
 	// Operation is the client method, e.g. "SendToAll".
 	Operation string
@@ -100,7 +102,7 @@ func (e *ConnectionError) Error() string {
 		CodeUnreachable:  "service unreachable",
 		CodeTLS:          "TLS handshake failed",
 		CodeTimeout:      "timed out",
-		CodeUnauthorized: "no Entra ID token",
+		CodeUnauthorized: "could not authorize the request",
 	}[e.Code]
 	if what == "" {
 		what = "request failed"
