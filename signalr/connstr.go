@@ -196,12 +196,14 @@ func (p *props) set(key, val string) {
 	p.seen[lk] = struct{}{}
 }
 
+// duplicateKey remembers the first repeated key.
 func (p *props) duplicateKey(key string) {
 	if !p.hasDup {
 		p.dup, p.hasDup = key, true
 	}
 }
 
+// duplicate returns the duplicate-key error, hiding a key that contains a secret.
 func (p *props) duplicate(key string) error {
 	q := p.quote(key)
 	if q == hiddenValue {
@@ -243,6 +245,9 @@ func (p *props) keyName(i int, canonical string) string {
 	return canonical
 }
 
+// build validates the collected properties in the order the official
+// parser does: Endpoint, Version, Port, ClientEndpoint, ServerEndpoint, then
+// the authentication settings.
 func (p *props) build() (*ConnectionString, error) {
 	cs := &ConnectionString{}
 
