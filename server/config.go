@@ -70,6 +70,17 @@ type Config struct {
 	// MaxInFlight bounds concurrent requests; beyond it clients get 503
 	// request.overloaded at once instead of queueing (0 = no bound).
 	MaxInFlight int `envconfig:"HANDLER_MAX_IN_FLIGHT" default:"0"`
+	// RESTTimeout bounds one try of a REST call to the service.
+	RESTTimeout time.Duration `envconfig:"SIGNALR_REST_TIMEOUT" default:"10s"`
+	// HealthInterval is how often every endpoint's HEAD /api/health is
+	// probed in the background (0 disables probing).
+	HealthInterval time.Duration `envconfig:"SIGNALR_HEALTH_INTERVAL" default:"30s"`
+	// BroadcastRequireAuth refuses broadcast callers without a validated
+	// identity (same rules as negotiate), on top of the function key.
+	BroadcastRequireAuth bool `envconfig:"BROADCAST_REQUIRE_AUTH" default:"false"`
+	// BroadcastRequiredRole is a role claim the broadcast caller must have.
+	BroadcastRequiredRole string `envconfig:"BROADCAST_REQUIRED_ROLE"`
+
 	// DevChatPage serves the development chat page at /.
 	DevChatPage bool `envconfig:"DEV_CHAT_PAGE" default:"false"`
 
@@ -167,6 +178,12 @@ func (c Config) Validate() error {
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		return bad("AUTH_JWT_LEEWAY", "%s is outside 0s..5m", c.JWTLeeway)
+	}
+	if c.RESTTimeout < 100*time.Millisecond || c.RESTTimeout > 2*time.Minute {
+		return bad("SIGNALR_REST_TIMEOUT", "%s is outside 100ms..2m", c.RESTTimeout)
+	}
+	if c.HealthInterval != 0 && (c.HealthInterval < time.Second || c.HealthInterval > time.Hour) {
+		return bad("SIGNALR_HEALTH_INTERVAL", "%s is outside 1s..1h (0 disables probing)", c.HealthInterval)
 	}
 	if c.MaxInFlight < 0 {
 		return bad("HANDLER_MAX_IN_FLIGHT", "must not be negative")

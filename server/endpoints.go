@@ -2,22 +2,38 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
-// endpoint is one Azure SignalR Service instance the handler negotiates for.
+// endpoint is one Azure SignalR Service instance.
 type endpoint struct {
-	name string
-	cs   *signalr.ConnectionString
+	name    string
+	primary bool
+	cs      *signalr.ConnectionString
+	client  *signalr.Client
 	// hubs holds, per lower-cased allowed hub, the negotiate response's url
 	// as a JSON string literal and the client token audience: both are
 	// fixed by configuration, so they are built once.
 	hubs map[string]hubTarget
-	key  func(ctx context.Context) (signalr.AccessKey, error)
+
+	// healthy is the last health probe's verdict (true until a probe says
+	// otherwise); lastProbe and probeErr describe it for /api/health.
+	healthy   atomic.Bool
+	mu        sync.Mutex
+	lastProbe time.Time
+	probeErr  string
 }
 
 type hubTarget struct {
@@ -25,9 +41,24 @@ type hubTarget struct {
 	audience string
 }
 
+// key returns the signing key of client tokens: the AccessKey, or with
+// Microsoft Entra ID the key fetched from the service (the first call
+// waits for it; later calls never block on a refresh).
+func (e *endpoint) key(ctx context.Context) (signalr.AccessKey, error) { return e.client.AccessKey(ctx) }
+
+// usable reports whether negotiate may send clients to e: its last health
+// probe passed and its circuit breaker is not open.
+func (e *endpoint) usable() bool {
+	return e.healthy.Load() && e.client.BreakerState() != "open"
+}
+
 // endpointSet is every configured endpoint and the choice among them.
 type endpointSet struct {
-	list []*endpoint
+	list     []*endpoint
+	log      *slog.Logger
+	interval time.Duration
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func validateHub(h string) error { return signalr.ValidateHubName(h) }
@@ -41,40 +72,275 @@ func connStrError(setting string, err error) error {
 	return apperr.Wrap(err, apperr.CodeConfigInvalid, setting+" is invalid")
 }
 
-func newEndpointSet(cfg Config, log *slog.Logger) (*endpointSet, error) {
-	if strings.TrimSpace(cfg.ConnectionString) == "" {
-		return nil, apperr.New(apperr.CodeConfigConnStrMissing, "AzureSignalRConnectionString is not set", "")
+// endpointSetting is one endpoint as configured, before parsing.
+type endpointSetting struct {
+	name, setting string
+	primary       bool
+	connStr       string            // a connection string, or
+	identity      map[string]string // identity-based properties (serviceUri, credential, clientId, …)
+}
+
+const endpointsPrefix = "Azure__SignalR__Endpoints__"
+
+// collectEndpointSettings reads the endpoint settings from environ:
+// AzureSignalRConnectionString (a connection string, or identity-based
+// AzureSignalRConnectionString__serviceUri/__credential/__clientId/…), and
+// the extension's multiple-endpoint form
+// Azure__SignalR__Endpoints__<name>[__primary|__secondary][__<property>].
+func collectEndpointSettings(cfg Config, environ []string) ([]endpointSetting, error) {
+	byName := map[string]*endpointSetting{}
+	var order []string
+	get := func(name, setting string, primary bool) *endpointSetting {
+		k := strings.ToLower(name)
+		s, ok := byName[k]
+		if !ok {
+			s = &endpointSetting{name: name, setting: setting, primary: primary, identity: map[string]string{}}
+			byName[k] = s
+			order = append(order, k)
+		}
+		return s
 	}
-	cs, err := signalr.ParseConnectionString(cfg.ConnectionString)
-	if err != nil {
-		return nil, connStrError("AzureSignalRConnectionString", err)
-	}
-	if cs.UsesEntraID() {
-		return nil, apperr.New(apperr.CodeConfigInvalid, "AuthType="+string(cs.AuthType)+" (Microsoft Entra ID) is not supported by this version of the handler", "Use an AccessKey connection string.")
-	}
-	ep := &endpoint{name: "default", cs: cs, hubs: map[string]hubTarget{}}
-	key := signalr.AccessKey{Value: cs.AccessKey}
-	ep.key = func(context.Context) (signalr.AccessKey, error) { return key, nil }
-	allHubs := append([]string{cfg.HubName}, cfg.AllowedHubs...)
-	for _, h := range allHubs {
-		ep.hubs[strings.ToLower(h)] = hubTarget{
-			urlJSON:  appendJSONString(nil, cs.ClientURL(h)),
-			audience: cs.ClientAudience(h),
+	const single = "AzureSignalRConnectionString"
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.EqualFold(k, single):
+			if strings.TrimSpace(v) != "" {
+				get("default", single, true).connStr = v
+			}
+		case len(k) > len(single)+2 && strings.EqualFold(k[:len(single)+2], single+"__"):
+			get("default", single, true).identity[strings.ToLower(k[len(single)+2:])] = v
+		case len(k) > len(endpointsPrefix) && strings.EqualFold(k[:len(endpointsPrefix)], endpointsPrefix):
+			parts := strings.Split(k[len(endpointsPrefix):], "__")
+			name := parts[0]
+			if name == "" {
+				return nil, apperr.New(apperr.CodeConfigEndpoints, "setting "+k+" has no endpoint name", "")
+			}
+			primary := true
+			rest := parts[1:]
+			if len(rest) > 0 {
+				switch strings.ToLower(rest[0]) {
+				case "primary":
+					rest = rest[1:]
+				case "secondary":
+					primary = false
+					rest = rest[1:]
+				}
+			}
+			s := get("endpoint "+name, k, primary)
+			s.primary = primary
+			s.name = name
+			switch len(rest) {
+			case 0:
+				s.connStr = v
+			case 1:
+				s.identity[strings.ToLower(rest[0])] = v
+			default:
+				return nil, apperr.New(apperr.CodeConfigEndpoints, "setting "+k+" is not of the form "+endpointsPrefix+"<name>[__primary|__secondary][__<property>]", "")
+			}
 		}
 	}
-	return &endpointSet{list: []*endpoint{ep}}, nil
-}
-
-// pick chooses the endpoint for a negotiate.
-func (s *endpointSet) pick() (*endpoint, error) {
-	if len(s.list) == 0 {
-		return nil, apperr.New(apperr.CodeNegotiateNoEndpoint, "no SignalR endpoint is configured", "")
+	// The single setting and the multiple-endpoint settings may be combined,
+	// as in the extension.
+	_ = cfg
+	out := make([]endpointSetting, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byName[k])
 	}
-	return s.list[0], nil
+	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
 }
 
-// Start begins background health probes; none for a single endpoint.
-func (s *endpointSet) Start(ctx context.Context) {}
+// connectionString turns an identity-based endpoint setting into the
+// equivalent connection string (Functions' identity-based connections).
+func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
+	if s.connStr != "" {
+		cs, err := signalr.ParseConnectionString(s.connStr)
+		if err != nil {
+			return nil, connStrError(s.setting, err)
+		}
+		return cs, nil
+	}
+	uri := s.identity["serviceuri"]
+	if uri == "" {
+		return nil, apperr.New(apperr.CodeConfigConnStrMissing, s.setting+" is not set (neither a connection string nor "+s.setting+"__serviceUri)", "")
+	}
+	u, err := url.Parse(strings.TrimRight(uri, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, apperr.New(apperr.CodeConfigConnStrInvalidEndpoint, s.setting+"__serviceUri is not an absolute http(s) URL", "")
+	}
+	cs := &signalr.ConnectionString{Endpoint: u, AuthType: signalr.AuthTypeAzure, Version: "1.0"}
+	for _, p := range []struct {
+		key string
+		dst **url.URL
+	}{{"serverendpoint", &cs.ServerEndpoint}, {"clientendpoint", &cs.ClientEndpoint}} {
+		if v := s.identity[p.key]; v != "" {
+			pu, err := url.Parse(strings.TrimRight(v, "/"))
+			if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				return nil, apperr.New(apperr.CodeConfigConnStrInvalidEndpoint, s.setting+"__"+p.key+" is not an absolute http(s) URL", "")
+			}
+			*p.dst = pu
+		}
+	}
+	cs.ClientID = s.identity["clientid"]
+	cs.TenantID = s.identity["tenantid"]
+	cs.ClientSecret = s.identity["clientsecret"]
+	switch {
+	case strings.EqualFold(s.identity["credential"], "managedidentity"):
+		cs.AuthType = signalr.AuthTypeAzureMSI
+	case cs.ClientID != "" && cs.TenantID != "" && cs.ClientSecret != "":
+		cs.AuthType = signalr.AuthTypeAzureApp
+	case s.identity["clientcertificate"] != "":
+		return nil, apperr.New(apperr.CodeConfigEndpoints, s.setting+"__clientCertificate (a certificate store thumbprint) is not supported on Linux", "Use a connection string with AuthType=azure.app;ClientCert=<path>, or a client secret, or a managed identity.")
+	}
+	return cs, nil
+}
 
-// Close stops background work.
-func (s *endpointSet) Close() {}
+func newEndpointSet(cfg Config, log *slog.Logger) (*endpointSet, error) {
+	return newEndpointSetFrom(cfg, os.Environ(), log, nil)
+}
+
+// newEndpointSetFrom builds the endpoints from environ; opts, when not nil,
+// configures every REST client (tests inject transports and credentials).
+func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *signalr.ClientOptions) (*endpointSet, error) {
+	settings, err := collectEndpointSettings(cfg, environ)
+	if err != nil {
+		return nil, err
+	}
+	if len(settings) == 0 {
+		return nil, apperr.New(apperr.CodeConfigConnStrMissing, "AzureSignalRConnectionString is not set", "")
+	}
+	set := &endpointSet{log: log, interval: cfg.HealthInterval}
+	hasPrimary := false
+	for _, st := range settings {
+		cs, err := st.connectionString()
+		if err != nil {
+			return nil, err
+		}
+		var o signalr.ClientOptions
+		if opts != nil {
+			o = *opts
+		}
+		o.Logger = log
+		if o.TryTimeout == 0 {
+			o.TryTimeout = cfg.RESTTimeout
+		}
+		client, err := signalr.NewClient(cs, &o)
+		if err != nil {
+			return nil, apperr.Wrap(err, apperr.CodeConfigEndpoints, st.setting+": the REST client could not be created")
+		}
+		ep := &endpoint{name: st.name, primary: st.primary, cs: cs, client: client, hubs: map[string]hubTarget{}}
+		ep.healthy.Store(true)
+		for _, h := range append([]string{cfg.HubName}, cfg.AllowedHubs...) {
+			ep.hubs[strings.ToLower(h)] = hubTarget{
+				urlJSON:  appendJSONString(nil, cs.ClientURL(h)),
+				audience: cs.ClientAudience(h),
+			}
+		}
+		hasPrimary = hasPrimary || st.primary
+		set.list = append(set.list, ep)
+	}
+	if !hasPrimary {
+		return nil, apperr.New(apperr.CodeConfigEndpoints, "every endpoint is secondary; at least one must be primary", "")
+	}
+	return set, nil
+}
+
+// pick chooses the endpoint for a negotiate as the extension's default
+// router does: a random usable primary, else a random usable secondary.
+// With one endpoint it is always chosen: its health is the service's
+// business, and negotiate makes no network call.
+func (s *endpointSet) pick() (*endpoint, error) {
+	if len(s.list) == 1 {
+		return s.list[0], nil
+	}
+	for _, primary := range []bool{true, false} {
+		n, chosen := 0, (*endpoint)(nil)
+		for _, e := range s.list {
+			if e.primary == primary && e.usable() {
+				n++
+				if rand.IntN(n) == 0 { // reservoir sampling: uniform, no allocation
+					chosen = e
+				}
+			}
+		}
+		if chosen != nil {
+			return chosen, nil
+		}
+	}
+	return nil, apperr.New(apperr.CodeNegotiateNoEndpoint, fmt.Sprintf("none of the %d SignalR endpoints is healthy", len(s.list)), "")
+}
+
+// Start probes every endpoint's health in the background (HEAD
+// /api/health) every interval, the first time one interval after start so
+// that starting makes no network call. Negotiate reads the cached verdicts
+// and never waits on a probe.
+func (s *endpointSet) Start(ctx context.Context) {
+	if s.interval <= 0 || s.cancel != nil {
+		return
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			s.probeAll(ctx)
+		}
+	}()
+}
+
+func (s *endpointSet) probeAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, e := range s.list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			err := e.client.Healthy(pctx)
+			if ctx.Err() != nil {
+				return
+			}
+			was := e.healthy.Swap(err == nil)
+			e.mu.Lock()
+			e.lastProbe = time.Now()
+			e.probeErr = ""
+			if err != nil {
+				e.probeErr = signalr.ErrorCode(err)
+			}
+			e.mu.Unlock()
+			if was != (err == nil) {
+				s.log.Warn("endpoint health changed", "endpoint", e.name, "healthy", err == nil, "code", signalr.ErrorCode(err))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Close stops the health probes.
+func (s *endpointSet) Close() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+}
+
+// byName returns the endpoint named name (case-insensitive), or nil.
+func (s *endpointSet) byName(name string) *endpoint {
+	for _, e := range s.list {
+		if strings.EqualFold(e.name, name) {
+			return e
+		}
+	}
+	return nil
+}

@@ -22,6 +22,10 @@ type Server struct {
 	log       *slog.Logger
 	cors      *corsPolicy
 	identity  *identity.Resolver
+	// broadcastIdentity resolves broadcast callers: the same rules as
+	// negotiate, but anonymous callers are never turned away by it (the
+	// function key guards broadcast; BROADCAST_REQUIRE_AUTH adds identity).
+	broadcastIdentity *identity.Resolver
 	endpoints *endpointSet
 	hubs      map[string]string // lower-cased allowed hub -> hub as configured
 	handler   http.Handler
@@ -49,27 +53,44 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.endpoints = eps
-	res, err := identity.New(identity.Config{
+	icfg := identityConfig(cfg)
+	icfg.Logger = logger
+	res, err := identity.New(icfg)
+	if err != nil {
+		return nil, apperr.As(err)
+	}
+	s.identity = res
+	if cfg.BroadcastRequireAuth || cfg.BroadcastRequiredRole != "" {
+		icfg := identityConfig(cfg)
+		icfg.AllowAnonymous = true
+		if s.broadcastIdentity, err = identity.New(icfg); err != nil {
+			return nil, apperr.As(err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	s.addRoutes(mux)
+	s.handler = s.recoverPanics(s.limitInFlight(mux))
+	return s, nil
+}
+
+// identityConfig maps the settings onto the identity resolver's config.
+func identityConfig(cfg Config) identity.Config {
+	var secret []byte
+	if cfg.JWTSecret != "" {
+		secret = []byte(cfg.JWTSecret)
+	}
+	return identity.Config{
 		TrustEasyAuth:        cfg.TrustClientPrincipal(),
 		JWKSURL:              cfg.JWKSURL,
-		HS256Secret:          []byte(cfg.JWTSecret),
+		HS256Secret:          secret,
 		Issuer:               cfg.JWTIssuer,
 		Audiences:            cfg.JWTAudiences,
 		Leeway:               cfg.JWTLeeway,
 		UserIDClaim:          cfg.UserIDClaim,
 		AllowAnonymous:       cfg.AllowAnonymous,
 		DevAllowClientUserID: cfg.DevAllowClientUserID,
-		Logger:               logger,
-	})
-	if err != nil {
-		return nil, apperr.As(err)
 	}
-	s.identity = res
-
-	mux := http.NewServeMux()
-	s.addRoutes(mux)
-	s.handler = s.recoverPanics(s.limitInFlight(mux))
-	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -79,6 +100,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) Close() error {
 	if s.identity != nil {
 		s.identity.Close()
+	}
+	if s.broadcastIdentity != nil {
+		s.broadcastIdentity.Close()
 	}
 	if s.endpoints != nil {
 		s.endpoints.Close()
@@ -153,6 +177,11 @@ func (s *Server) limitInFlight(next http.Handler) http.Handler {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := apperr.As(err)
 	status := apperr.Write(w, e)
+	s.logFailure(r, e, status)
+}
+
+// logFailure logs a client-facing error with its code.
+func (s *Server) logFailure(r *http.Request, e *apperr.Error, status int) {
 	level := slog.LevelDebug
 	switch {
 	case status >= 500 && e.Code == apperr.CodeInternal:
