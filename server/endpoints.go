@@ -44,7 +44,9 @@ type hubTarget struct {
 // key returns the signing key of client tokens: the AccessKey, or with
 // Microsoft Entra ID the key fetched from the service (the first call
 // waits for it; later calls never block on a refresh).
-func (e *endpoint) key(ctx context.Context) (signalr.AccessKey, error) { return e.client.AccessKey(ctx) }
+func (e *endpoint) key(ctx context.Context) (signalr.AccessKey, error) {
+	return e.client.AccessKey(ctx)
+}
 
 // usable reports whether negotiate may send clients to e: its last health
 // probe passed and its circuit breaker is not open.

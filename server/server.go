@@ -18,18 +18,18 @@ import (
 // Server is the handler's HTTP application. Create it with New; it is an
 // http.Handler.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	cors      *corsPolicy
-	identity  *identity.Resolver
+	cfg      Config
+	log      *slog.Logger
+	cors     *corsPolicy
+	identity *identity.Resolver
 	// broadcastIdentity resolves broadcast callers: the same rules as
 	// negotiate, but anonymous callers are never turned away by it (the
 	// function key guards broadcast; BROADCAST_REQUIRE_AUTH adds identity).
 	broadcastIdentity *identity.Resolver
-	endpoints *endpointSet
-	hubs      map[string]string // lower-cased allowed hub -> hub as configured
-	handler   http.Handler
-	inFlight  atomic.Int64
+	endpoints         *endpointSet
+	hubs              map[string]string // lower-cased allowed hub -> hub as configured
+	handler           http.Handler
+	inFlight          atomic.Int64
 }
 
 // New validates cfg, parses the connection string(s) and builds the
