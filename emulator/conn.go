@@ -35,20 +35,27 @@ type conn struct {
 	reason  string // Close message error text; set before closing is closed
 	drain   bool   // flush the queue before the Close message
 	status  websocket.StatusCode
+	// abort cancels in-flight writes when a close must not wait for the
+	// client (slow consumer).
+	abortCtx context.Context
+	abort    context.CancelFunc
 
 	// groups is guarded by Emulator.mu.
 	groups map[string]struct{}
 }
 
 func newConn(id, hubKey, user string, ws *websocket.Conn, queueSize int, log *slog.Logger) *conn {
+	abortCtx, abort := context.WithCancel(context.Background())
 	return &conn{
-		id:      id,
-		hub:     hubKey,
-		user:    user,
-		ws:      ws,
-		log:     log,
-		queue:   make(chan []byte, queueSize),
-		closing: make(chan struct{}),
+		abortCtx: abortCtx,
+		abort:    abort,
+		id:       id,
+		hub:      hubKey,
+		user:     user,
+		ws:       ws,
+		log:      log,
+		queue:    make(chan []byte, queueSize),
+		closing:  make(chan struct{}),
 	}
 }
 
@@ -66,6 +73,8 @@ func (c *conn) enqueue(b []byte) bool {
 	default:
 		c.log.Warn("emulator: disconnecting slow consumer", "connectionId", c.id, "queue", cap(c.queue))
 		c.requestClose("slow consumer: the client did not read messages fast enough and its send queue is full", false, websocket.StatusPolicyViolation)
+		// The client is not reading: do not wait for the write in flight.
+		c.abort()
 		return false
 	}
 }
@@ -83,7 +92,11 @@ func (c *conn) requestClose(reason string, drain bool, status websocket.StatusCo
 
 // writeLoop is the single writer. It returns when ctx ends (the reader saw
 // the socket close) or after it has closed the socket itself.
-func (c *conn) writeLoop(ctx context.Context, pingInterval time.Duration) {
+func (c *conn) writeLoop(parent context.Context, pingInterval time.Duration) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	defer context.AfterFunc(c.abortCtx, cancel)()
+	defer c.abort()
 	ticker := time.NewTicker(pingInterval)
 	defer ticker.Stop()
 	for {

@@ -32,7 +32,9 @@ func TestRunPrintsConnectionStringAndShutsDown(t *testing.T) {
 	defer cancel()
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-key", "k-for-test", "-log-level", "warn"}, &out) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-key", "k-for-test", "-log-level", "warn"}, &out)
+	}()
 
 	re := regexp.MustCompile(`Endpoint=http://localhost;Port=(\d+);AccessKey=k-for-test;Version=1\.0;`)
 	var port string
