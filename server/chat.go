@@ -44,7 +44,7 @@ func chatPageFrom(bundlePath string) http.Handler {
 		case "/", "/chat.js":
 			// The page talks to the handler (same origin) and to the
 			// service, whose origin depends on the connection string.
-			h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'")
+			h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'")
 			files.ServeHTTP(w, r)
 		default:
 			apperr.Write(w, apperr.New(apperr.CodeRouteNotFound,
