@@ -66,7 +66,6 @@ emulator_pid=$!
 wait_http emulator "http://${EMULATOR_ADDR}/api/health"
 
 AzureSignalRConnectionString="$DEV_CONN" \
-AZURESIGNALRCONNECTIONSTRING="$DEV_CONN" \
 FUNCTIONS_CUSTOMHANDLER_PORT="$HANDLER_PORT" \
 DEV_CHAT_PAGE=true \
 ALLOW_ANONYMOUS=true \

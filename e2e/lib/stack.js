@@ -188,10 +188,6 @@ export async function startStack(handlerEnv = {}) {
   try {
     handler = await startHandler({
       AzureSignalRConnectionString: emulator.connectionString,
-      // envconfig upper-cases the keys it looks up, so today's handler only
-      // reads the upper-case spelling; node.test.js has a test that starts
-      // the handler with the documented spelling alone.
-      AZURESIGNALRCONNECTIONSTRING: emulator.connectionString,
       ...handlerEnv,
     });
   } catch (err) {
