@@ -68,6 +68,13 @@ describe("handler + emulator with @microsoft/signalr in Node", () => {
     const res = viaEmulator ? await emulatorBroadcast(stack.emulator, body) : await broadcast(stack.handler, body);
     assert.equal(res.status, 202, `POST /api/broadcast ${JSON.stringify(body)} answered ${res.status}: ${res.text}\n${stack.logs()}`);
     assert.equal(typeof res.json, "object", `202 body is not JSON: ${res.text}`);
+    if (!viaEmulator) {
+      // The summary: one result per item, every one sent to the hub.
+      const items = [].concat(body);
+      assert.equal(res.json.hub, hub, res.text);
+      assert.equal(res.json.sent, items.length, res.text);
+      assert.deepEqual(res.json.items.map((i) => [i.index, i.status]), items.map((_, i) => [i, "sent"]), res.text);
+    }
     return res.json;
   }
 
@@ -175,6 +182,49 @@ describe("handler + emulator with @microsoft/signalr in Node", () => {
     await carol.next("newMessage", (m) => m?.text === text);
     await fence(anon);
     assert.equal(anon.inbox("newMessage").length, 0);
+  });
+
+  test("a message to one connectionId reaches that connection only", async (t) => {
+    if (skipBroadcast) return t.skip(skipBroadcast);
+    const target = await open({ targets });
+    const other = await open({ targets });
+    const text = `only ${target.connectionId}`;
+    await send({ target: "newMessage", arguments: [{ name: "e2e", text }], connectionId: target.connectionId });
+    await target.next("newMessage", (m) => m?.text === text);
+    await fence(other);
+    assert.equal(other.inbox("newMessage").length, 0, "another connection got the message");
+  });
+
+  test("a batch (array) adds to a group and sends to it in order", async (t) => {
+    if (skipBroadcast) return t.skip(skipBroadcast);
+    const group = `batch-${randomUUID()}`;
+    const member = await open({ targets });
+    const outsider = await open({ targets });
+    const texts = ["first", "second", "third"].map((x) => `${x} ${group}`);
+    await send([
+      { action: "add", connectionId: member.connectionId, groupName: group },
+      ...texts.map((text) => ({ target: "newMessage", arguments: [{ name: "e2e", text }], groupName: group })),
+    ]);
+    await member.next("newMessage", (m) => m?.text === texts[2]);
+    assert.deepEqual(member.inbox("newMessage").map(([m]) => m.text), texts);
+    await fence(outsider);
+    assert.equal(outsider.inbox("newMessage").length, 0);
+  });
+
+  test("an excluded connection receives nothing of a group message", async (t) => {
+    if (skipBroadcast) return t.skip(skipBroadcast);
+    const group = `excl-${randomUUID()}`;
+    const excluded = await open({ targets });
+    const included = await open({ targets });
+    await send([
+      { action: "add", connectionId: excluded.connectionId, groupName: group },
+      { action: "add", connectionId: included.connectionId, groupName: group },
+    ]);
+    const text = `group minus ${excluded.connectionId}`;
+    await send({ target: "newMessage", arguments: [{ name: "e2e", text }], groupName: group, excluded: [excluded.connectionId] });
+    await included.next("newMessage", (m) => m?.text === text);
+    await fence(excluded);
+    assert.equal(excluded.inbox("newMessage").length, 0, "the excluded connection got the group message");
   });
 
   test("an excluded connection receives nothing of a broadcast to all", async (t) => {
