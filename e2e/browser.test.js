@@ -121,7 +121,9 @@ describe("browser: Debian chromium + @microsoft/signalr browser bundle", () => {
     const exe = findChromium();
     assert.ok(exe, "chromium is not on PATH: run scripts/install-deps.sh (it installs Debian's chromium; the browser test does not download one)");
     pages = await startPageServer();
-    stack = await startStack({ ALLOW_ANONYMOUS: "true", CORS_ALLOWED_ORIGINS: pages.origin, CORS_ALLOW_CREDENTIALS: "true" });
+    stack = await startStack({
+      ALLOW_ANONYMOUS: "true", CORS_ALLOWED_ORIGINS: pages.origin, CORS_ALLOW_CREDENTIALS: "true", DEV_CHAT_PAGE: "true",
+    });
     pages.setPage(`${stack.handler.url}/api`);
     userDataDir = mkdtempSync(path.join(os.tmpdir(), "e2e-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, {
@@ -194,6 +196,40 @@ describe("browser: Debian chromium + @microsoft/signalr browser bundle", () => {
     assert.equal(ws.searchParams.get("hub"), "chat");
     assert.ok(ws.searchParams.get("id"), "no id= on the WebSocket URL");
     assert.equal(ws.searchParams.get("access_token")?.split(".").length, 3, "no access_token JWT on the WebSocket URL");
+    await page.close();
+  });
+
+  test("the dev chat page (/chat/) sends with its form and shows what arrives", async (t) => {
+    const missing = await broadcastMissing(stack.handler);
+    if (missing) return t.skip(missing);
+    const page = await context.newPage();
+    const lines = [];
+    page.on("console", (m) => lines.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => lines.push(`pageerror: ${e.message}`));
+    const diag = () => `browser console:\n${lines.join("\n")}\n${stack.logs()}`;
+    await page.goto(`${stack.handler.url}/chat/`, { timeout: 10000 });
+    try {
+      await page.waitForFunction(() => document.getElementById("state").textContent === "connected", null, { timeout: 15000 });
+    } catch (err) {
+      assert.fail(`the chat page did not connect (${await page.textContent("#state")}: ${await page.textContent("#error")}): ${err.message}\n${diag()}`);
+    }
+    assert.ok((await page.textContent("#connection-id")).length > 0, "no connection id shown");
+    const text = `chat ${randomUUID()}`;
+    await page.fill("#name", "Ada");
+    await page.fill("#text", text);
+    await page.click("button[type=submit]");
+    const li = page.locator("#messages li", { hasText: text });
+    try {
+      await li.waitFor({ timeout: 10000 });
+    } catch (err) {
+      assert.fail(`the chat message was not shown (error line: ${await page.textContent("#error")}): ${err.message}\n${diag()}`);
+    }
+    assert.equal(await li.locator(".name").textContent(), "Ada");
+    assert.equal(await li.locator(".text").textContent(), text);
+    assert.equal(await page.inputValue("#text"), "", "the message box was not cleared after a successful send");
+    assert.equal(await page.textContent("#error"), "");
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: path.join(artifacts, "chat.png") });
     await page.close();
   });
 
