@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/server"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
@@ -122,22 +123,30 @@ func (r *runner) checkSettings() {
 		r.add(Explain(err))
 		return
 	}
-	// The connection string has its own check; build the server with a
-	// placeholder when it does not parse, so that the remaining settings are
-	// still validated.
-	cfg := r.cfg
-	note := ""
-	if _, perr := signalr.ParseConnectionString(cfg.ConnectionString); perr != nil {
-		cfg.ConnectionString = "Endpoint=https://placeholder.service.signalr.net;AccessKey=placeholder-for-doctor-0000000000000000;Version=1.0;"
-		note = " (the connection string is checked separately)"
-	}
-	s, err := server.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
+	if err := r.cfg.Validate(); err != nil {
 		r.add(Explain(err))
 		return
 	}
-	s.Close()
-	r.add(finding("settings", Pass, "", fmt.Sprintf("the settings load and validate: hub %q, token lifetime %s, anonymous %t%s", r.cfg.HubName, r.cfg.TokenLifetime, r.cfg.AllowAnonymous, note), "", nil))
+	for _, h := range append([]string{r.cfg.HubName}, r.cfg.AllowedHubs...) {
+		if err := signalr.ValidateHubName(h); err != nil {
+			r.add(finding("settings", Fail, apperr.CodeConfigInvalid, fmt.Sprintf("hub %q in AzureSignalRHubName/SIGNALR_ALLOWED_HUBS is invalid: %v", h, err), "", nil))
+			return
+		}
+	}
+	if r.opts.Config == nil {
+		// Build the server once, without serving, to surface every startup
+		// error; connection-string errors have their own check below.
+		s, err := server.New(r.cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			if code := apperr.Code(err); !strings.HasPrefix(code, "config.connection_string.") && code != apperr.CodeConfigEndpoints {
+				r.add(Explain(err))
+				return
+			}
+		} else {
+			s.Close()
+		}
+	}
+	r.add(finding("settings", Pass, "", fmt.Sprintf("the settings load and validate: hub %q, token lifetime %s, anonymous %t", r.cfg.HubName, r.cfg.TokenLifetime, r.cfg.AllowAnonymous), "", nil))
 }
 
 // ParseClaims parses the --claims flag: comma-separated type=value pairs.
