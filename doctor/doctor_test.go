@@ -2,11 +2,11 @@ package doctor_test
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
