@@ -19,9 +19,9 @@ import (
 type Config struct {
 	// ConnectionString is the Azure SignalR Service connection string, the
 	// setting the Functions SignalR extension reads.
-	ConnectionString string `envconfig:"AzureSignalRConnectionString"`
+	ConnectionString string `envconfig:"-" setting:"AzureSignalRConnectionString"`
 	// HubName is the default hub.
-	HubName string `envconfig:"AzureSignalRHubName" default:"chat"`
+	HubName string `envconfig:"-" setting:"AzureSignalRHubName" default:"chat"`
 	// AllowedHubs are further hubs a client may pick with ?hub=.
 	AllowedHubs []string `envconfig:"SIGNALR_ALLOWED_HUBS"`
 	// TokenLifetime is the lifetime of client access tokens (1m to 24h).
@@ -100,7 +100,6 @@ const (
 // Errors are *apperr.Error with a config.* code naming the setting.
 func LoadConfig() (Config, error) {
 	var c Config
-	exposeMixedCaseSettings()
 	if err := envconfig.Process("", &c); err != nil {
 		var pe *envconfig.ParseError
 		if asParseError(err, &pe) {
@@ -110,6 +109,7 @@ func LoadConfig() (Config, error) {
 		}
 		return c, apperr.Wrap(err, apperr.CodeConfigInvalid, "the settings could not be read")
 	}
+	readMixedCaseSettings(&c)
 	c.AllowedHubs = trimList(c.AllowedHubs)
 	c.ClaimTypes = trimList(c.ClaimTypes)
 	c.JWTAudiences = trimList(c.JWTAudiences)
@@ -117,25 +117,25 @@ func LoadConfig() (Config, error) {
 	return c, c.Validate()
 }
 
-// exposeMixedCaseSettings makes the Functions-style names that are not all
-// upper case (AzureSignalRConnectionString, ...) visible to envconfig, which
-// upper-cases every name before looking it up: on Linux environment names
-// are case-sensitive, so each such setting is copied to its upper-case name
-// when only the exact name is set.
-func exposeMixedCaseSettings() {
-	t := reflect.TypeFor[Config]()
+// readMixedCaseSettings reads the Functions-style settings whose names are
+// not all upper case (AzureSignalRConnectionString, ...): envconfig
+// upper-cases every name before looking it up, and on Linux environment
+// names are case-sensitive, so these fields carry a `setting` tag instead
+// and are read here, exactly as named.
+func readMixedCaseSettings(c *Config) {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("envconfig")
-		upper := strings.ToUpper(name)
-		if name == "" || name == upper {
+		f := t.Field(i)
+		name := f.Tag.Get("setting")
+		if name == "" {
 			continue
 		}
-		if _, ok := os.LookupEnv(upper); ok {
-			continue
+		val, ok := os.LookupEnv(name)
+		if !ok || val == "" {
+			val = f.Tag.Get("default")
 		}
-		if v, ok := os.LookupEnv(name); ok {
-			os.Setenv(upper, v)
-		}
+		v.Field(i).SetString(val)
 	}
 }
 
