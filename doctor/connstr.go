@@ -3,6 +3,7 @@ package doctor
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -10,56 +11,130 @@ import (
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
-// endpointConf is one configured service endpoint whose connection string
-// parsed.
+// endpointConf is one configured service endpoint whose settings parsed.
 type endpointConf struct {
 	name    string // "default" or the name in Azure__SignalR__Endpoints__<name>
 	setting string // the setting it was read from
 	cs      *signalr.ConnectionString
-	// dateSkew is the clock skew measured from this endpoint, for the auth
-	// diagnosis; valid when skewKnown.
+	// skew is the clock skew measured from this endpoint in seconds
+	// (service minus local), valid when skewKnown.
 	skewKnown bool
-	skew      float64 // seconds, service minus local
+	skew      float64
 }
 
-// Prefixes of the multiple-endpoint settings of the Functions extension.
-var endpointPrefixes = []string{"Azure__SignalR__Endpoints__", "Azure:SignalR:Endpoints:"}
+// endpointSetting is one endpoint as configured, before parsing: a
+// connection string, or identity-based properties (serviceUri, …).
+type endpointSetting struct {
+	name, setting string
+	connStr       string
+	identity      map[string]string // lower-cased property -> value
+}
 
-// connectionSettings returns (setting, value) of every connection string:
-// AzureSignalRConnectionString first, then Azure__SignalR__Endpoints__* in
-// name order.
-func (r *runner) connectionSettings() [][2]string {
-	var out [][2]string
-	if strings.TrimSpace(r.cfg.ConnectionString) != "" {
-		out = append(out, [2]string{"AzureSignalRConnectionString", r.cfg.ConnectionString})
+const (
+	singleSetting   = "AzureSignalRConnectionString"
+	endpointsPrefix = "Azure__SignalR__Endpoints__"
+)
+
+// endpointSettings collects the endpoints as the handler does:
+// AzureSignalRConnectionString (or its identity-based
+// AzureSignalRConnectionString__serviceUri/…), then
+// Azure__SignalR__Endpoints__<name>[__primary|__secondary][__<property>],
+// by name.
+func (r *runner) endpointSettings() ([]endpointSetting, []Finding) {
+	byName := map[string]*endpointSetting{}
+	var order []string
+	var bad []Finding
+	get := func(name, setting string) *endpointSetting {
+		k := strings.ToLower(name)
+		s, ok := byName[k]
+		if !ok {
+			s = &endpointSetting{name: name, setting: setting, identity: map[string]string{}}
+			byName[k] = s
+			order = append(order, k)
+		}
+		return s
 	}
-	var extra [][2]string
+	if strings.TrimSpace(r.cfg.ConnectionString) != "" {
+		get("default", singleSetting).connStr = r.cfg.ConnectionString
+	}
 	for _, kv := range r.opts.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			continue
 		}
-		for _, p := range endpointPrefixes {
-			if len(k) > len(p) && strings.EqualFold(k[:len(p)], p) {
-				extra = append(extra, [2]string{k, v})
+		switch {
+		case len(k) > len(singleSetting)+2 && strings.EqualFold(k[:len(singleSetting)+2], singleSetting+"__"):
+			get("default", singleSetting).identity[strings.ToLower(k[len(singleSetting)+2:])] = v
+		case len(k) > len(endpointsPrefix) && strings.EqualFold(k[:len(endpointsPrefix)], endpointsPrefix):
+			parts := strings.Split(k[len(endpointsPrefix):], "__")
+			if parts[0] == "" {
+				bad = append(bad, finding("connection string", Fail, apperr.CodeConfigEndpoints, "setting "+k+" has no endpoint name", "", nil))
+				continue
+			}
+			rest := parts[1:]
+			if len(rest) > 0 && (strings.EqualFold(rest[0], "primary") || strings.EqualFold(rest[0], "secondary")) {
+				rest = rest[1:]
+			}
+			s := get(parts[0], k)
+			switch len(rest) {
+			case 0:
+				s.connStr, s.setting = v, k
+			case 1:
+				s.identity[strings.ToLower(rest[0])] = v
+			default:
+				bad = append(bad, finding("connection string "+parts[0], Fail, apperr.CodeConfigEndpoints, "setting "+k+" is not of the form "+endpointsPrefix+"<name>[__primary|__secondary][__<property>]", "", nil))
 			}
 		}
 	}
-	sort.Slice(extra, func(i, j int) bool { return extra[i][0] < extra[j][0] })
-	return append(out, extra...)
+	out := make([]endpointSetting, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byName[k])
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].name == "default" || (out[j].name != "default" && out[i].name < out[j].name)
+	})
+	return out, bad
 }
 
-func endpointName(setting string) string {
-	for _, p := range endpointPrefixes {
-		if len(setting) > len(p) && strings.EqualFold(setting[:len(p)], p) {
-			return setting[len(p):]
+// identityConnectionString turns identity-based properties into the
+// equivalent connection string, as the handler does.
+func identityConnectionString(s endpointSetting) (*signalr.ConnectionString, *Finding) {
+	fail := func(code, msg, fix string) (*signalr.ConnectionString, *Finding) {
+		f := finding("", Fail, code, msg, fix, map[string]string{"setting": s.setting})
+		return nil, &f
+	}
+	uri := s.identity["serviceuri"]
+	if uri == "" {
+		return fail(apperr.CodeConfigConnStrMissing, s.setting+" is not set (neither a connection string nor "+s.setting+"__serviceUri)", "")
+	}
+	u, err := url.Parse(strings.TrimRight(uri, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail(apperr.CodeConfigConnStrInvalidEndpoint, s.setting+"__serviceUri is not an absolute http(s) URL", "Write https://NAME.service.signalr.net.")
+	}
+	cs := &signalr.ConnectionString{Endpoint: u, AuthType: signalr.AuthTypeAzure, Version: "1.0"}
+	for _, p := range []struct {
+		key string
+		dst **url.URL
+	}{{"serverendpoint", &cs.ServerEndpoint}, {"clientendpoint", &cs.ClientEndpoint}} {
+		if v := s.identity[p.key]; v != "" {
+			pu, err := url.Parse(strings.TrimRight(v, "/"))
+			if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				return fail(apperr.CodeConfigConnStrInvalidEndpoint, s.setting+"__"+p.key+" is not an absolute http(s) URL", "")
+			}
+			*p.dst = pu
 		}
 	}
-	return "default"
+	if strings.EqualFold(s.identity["credential"], "managedidentity") {
+		cs.AuthType = signalr.AuthTypeAzureMSI
+	}
+	return cs, nil
 }
 
 func (r *runner) checkConnectionStrings() {
-	settings := r.connectionSettings()
+	settings, bad := r.endpointSettings()
+	for _, f := range bad {
+		r.add(f)
+	}
 	if len(settings) == 0 {
 		r.add(finding("connection string", Fail, apperr.CodeConfigConnStrMissing,
 			"AzureSignalRConnectionString is not set (nor any Azure__SignalR__Endpoints__<name>)", "", nil))
@@ -67,31 +142,40 @@ func (r *runner) checkConnectionStrings() {
 		return
 	}
 	for _, s := range settings {
-		name := endpointName(s[0])
 		check := "connection string"
-		if name != "default" {
-			check += " " + name
+		if s.name != "default" {
+			check += " " + s.name
 		}
-		cs, err := signalr.ParseConnectionString(s[1])
-		if err != nil {
-			var ce *signalr.ConnectionStringError
-			if errors.As(err, &ce) {
-				d := map[string]string{"setting": s[0]}
-				msg := s[0] + ": " + ce.Message
-				if ce.Key != "" {
-					d["key"] = ce.Key
-					if !strings.Contains(ce.Message, ce.Key) {
-						msg += " (property " + ce.Key + ")"
-					}
-				}
-				r.add(finding(check, Fail, ce.Code, msg, ce.Hint, d))
-			} else {
-				r.add(finding(check, Fail, apperr.CodeConfigInvalid, s[0]+" is invalid", "", map[string]string{"setting": s[0]}))
+		var cs *signalr.ConnectionString
+		if s.connStr == "" {
+			var f *Finding
+			if cs, f = identityConnectionString(s); f != nil {
+				f.Check = check
+				r.add(*f)
+				continue
 			}
-			continue
+		} else {
+			var err error
+			if cs, err = signalr.ParseConnectionString(s.connStr); err != nil {
+				var ce *signalr.ConnectionStringError
+				if errors.As(err, &ce) {
+					d := map[string]string{"setting": s.setting}
+					msg := s.setting + ": " + ce.Message
+					if ce.Key != "" {
+						d["key"] = ce.Key
+						if !strings.Contains(ce.Message, ce.Key) {
+							msg += " (property " + ce.Key + ")"
+						}
+					}
+					r.add(finding(check, Fail, ce.Code, msg, ce.Hint, d))
+				} else {
+					r.add(finding(check, Fail, apperr.CodeConfigInvalid, s.setting+" is invalid", "", map[string]string{"setting": s.setting}))
+				}
+				continue
+			}
 		}
 		d := map[string]string{
-			"setting":      s[0],
+			"setting":      s.setting,
 			"endpoint":     cs.Endpoint.Redacted(),
 			"clientBase":   cs.ClientBase(),
 			"serverBase":   cs.ServerBase(),
@@ -100,14 +184,13 @@ func (r *runner) checkConnectionStrings() {
 		}
 		switch {
 		case cs.UsesEntraID():
-			r.add(finding(check, Fail, apperr.CodeConfigInvalid, fmt.Sprintf("%s uses AuthType=%s (Microsoft Entra ID), which this version of the handler does not support", s[0], cs.AuthType), "Use an AccessKey connection string (az signalr key list).", d))
-			continue
+			r.add(finding(check, Pass, "", fmt.Sprintf("%s: endpoint %s with Microsoft Entra ID (%s)", s.setting, cs.Endpoint.Redacted(), authTypeName(cs)), "", d))
 		case !cs.HasVersion():
-			r.add(finding(check, Warn, apperr.CodeConfigConnStrMissingVersion, s[0]+" parses but has no Version; old SDKs and tools require it", "", d))
+			r.add(finding(check, Warn, apperr.CodeConfigConnStrMissingVersion, s.setting+" parses but has no Version; old SDKs and tools require it", "", d))
 		default:
-			r.add(finding(check, Pass, "", fmt.Sprintf("%s parses: endpoint %s, AccessKey set, Version %s", s[0], cs.Endpoint.Redacted(), cs.Version), "", d))
+			r.add(finding(check, Pass, "", fmt.Sprintf("%s parses: endpoint %s, AccessKey set, Version %s", s.setting, cs.Endpoint.Redacted(), cs.Version), "", d))
 		}
-		r.endpoints = append(r.endpoints, endpointConf{name: name, setting: s[0], cs: cs})
+		r.endpoints = append(r.endpoints, endpointConf{name: s.name, setting: s.setting, cs: cs})
 	}
 }
 
@@ -115,5 +198,5 @@ func authTypeName(cs *signalr.ConnectionString) string {
 	if cs.AuthType == signalr.AuthTypeAccessKey {
 		return "accesskey"
 	}
-	return string(cs.AuthType)
+	return "AuthType=" + string(cs.AuthType)
 }

@@ -448,12 +448,13 @@ func TestMultipleEndpoints(t *testing.T) {
 	b := newFakeService(t, otherKey)
 	o := options(writeApp(t, nil), baseConfig(t, connStr(a.srv.URL, testKey)))
 	o.Environ = func() []string {
-		return []string{"PATH=/bin", "Azure__SignalR__Endpoints__east=" + connStr(b.srv.URL, testKey)}
+		return []string{"PATH=/bin", "Azure__SignalR__Endpoints__east__secondary=" + connStr(b.srv.URL, testKey), "Azure__SignalR__Endpoints____primary=x"}
 	}
 	fs := doctor.Run(context.Background(), o)
 	expect(t, fs, "auth default", doctor.Pass, "")
 	expect(t, fs, "connection string east", doctor.Pass, "")
 	expect(t, fs, "auth east", doctor.Fail, apperr.CodeServiceUnauthorized)
+	expect(t, fs, "connection string", doctor.Fail, apperr.CodeConfigEndpoints, "has no endpoint name")
 }
 
 func TestNegotiateRouteDiagnosis(t *testing.T) {
@@ -592,4 +593,21 @@ func TestParseClaims(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+func TestEntraIDEndpoint(t *testing.T) {
+	t.Parallel()
+	svc := newFakeService(t, testKey)
+	o := options(writeApp(t, nil), baseConfig(t, ""))
+	o.Environ = func() []string {
+		return []string{"AzureSignalRConnectionString__serviceUri=" + svc.srv.URL, "AzureSignalRConnectionString__credential=managedidentity"}
+	}
+	fs := doctor.Run(context.Background(), o)
+	f := expect(t, fs, "connection string", doctor.Pass, "", "Microsoft Entra ID")
+	if f.Details["authType"] != "AuthType=azure.msi" {
+		t.Errorf("authType %q", f.Details["authType"])
+	}
+	expect(t, fs, "health default", doctor.Pass, "")
+	expect(t, fs, "auth default", doctor.Skip, "", "Entra")
+	expect(t, fs, "token size", doctor.Pass, "")
 }

@@ -53,7 +53,9 @@ func (r *runner) checkTokenSize() {
 	key := signalr.AccessKey{Value: "doctor-sample-key"}
 	if len(r.endpoints) > 0 {
 		audience = r.endpoints[0].cs.ClientAudience(hub)
-		key.Value = r.endpoints[0].cs.AccessKey
+		if k := r.endpoints[0].cs.AccessKey; k != "" {
+			key.Value = k
+		}
 	}
 	d := map[string]string{
 		"user":       user,
