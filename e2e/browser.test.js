@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { broadcast, broadcastMissing, emulatorBroadcast, startStack } from "./lib/stack.js";
+import { broadcastMissing, emulatorBroadcast, startHandler, startStack } from "./lib/stack.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.join(here, "artifacts");
@@ -231,6 +231,24 @@ describe("browser: Debian chromium + @microsoft/signalr browser bundle", () => {
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: path.join(artifacts, "chat.png") });
     await page.close();
+  });
+
+  test("the dev chat page shows the handler's explanation when negotiate is refused", async () => {
+    const strict = await startHandler({
+      AzureSignalRConnectionString: stack.emulator.connectionString, ALLOW_ANONYMOUS: "false", DEV_CHAT_PAGE: "true",
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${strict.url}/chat/`, { timeout: 10000 });
+      await page.waitForFunction(() => /Retrying/.test(document.getElementById("error").textContent), null, { timeout: 15000 });
+      const error = await page.textContent("#error");
+      assert.match(error, /401/, error);
+      assert.match(error, /negotiate\.unauthenticated: /, error);
+      assert.equal(await page.textContent("#state"), "disconnected");
+      await page.close();
+    } finally {
+      await strict.proc.stop();
+    }
   });
 
   test("a page from an origin missing from CORS_ALLOWED_ORIGINS cannot negotiate", async () => {

@@ -67,9 +67,23 @@
       showError("");
     } catch (err) {
       setState("disconnected");
-      showError("Cannot connect: " + err.message + "\nRetrying in 5 s.");
+      showError("Cannot connect: " + err.message + (await negotiateProblem()) + "\nRetrying in 5 s.");
       setTimeout(start, 5000);
     }
+  }
+
+  // The client's error says only the status; the handler's JSON error says
+  // why and how to fix it, so ask once more and show that.
+  async function negotiateProblem() {
+    try {
+      const res = await fetch("/api/negotiate", { method: "POST" });
+      if (res.ok) return "";
+      const body = await res.json();
+      if (body && body.error) {
+        return "\n" + body.error.code + ": " + body.error.message + (body.error.hint ? "\n" + body.error.hint : "");
+      }
+    } catch (_) { /* unreachable or not JSON */ }
+    return "";
   }
 
   nameEl.value = localStorage.getItem("chat.name") || "";
