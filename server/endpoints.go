@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -199,10 +198,6 @@ func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
 		return nil, apperr.New(apperr.CodeConfigEndpoints, s.setting+"__clientCertificate (a certificate store thumbprint) is not supported on Linux", "Use a connection string with AuthType=azure.app;ClientCert=<path>, or a client secret, or a managed identity.")
 	}
 	return cs, nil
-}
-
-func newEndpointSet(cfg Config, log *slog.Logger) (*endpointSet, error) {
-	return newEndpointSetFrom(cfg, os.Environ(), log, nil)
 }
 
 // newEndpointSetFrom builds the endpoints from environ; opts, when not nil,

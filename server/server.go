@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 
 	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/identity"
+	"github.com/serverless-signalr/functions-go/signalr"
 )
 
 // Server is the handler's HTTP application. Create it with New; it is an
@@ -35,6 +37,12 @@ type Server struct {
 // New validates cfg, parses the connection string(s) and builds the
 // server. It makes no network call: keys and health are fetched lazily.
 func New(cfg Config, logger *slog.Logger) (*Server, error) {
+	return newServer(cfg, logger, os.Environ(), nil)
+}
+
+// newServer is New with the environment the endpoints are read from and
+// the REST clients' options given (tests inject credentials and clocks).
+func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *signalr.ClientOptions) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -48,7 +56,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.hubs[strings.ToLower(h)] = h
 	}
-	eps, err := newEndpointSet(cfg, logger)
+	eps, err := newEndpointSetFrom(cfg, environ, logger, clientOpts)
 	if err != nil {
 		return nil, err
 	}
