@@ -359,15 +359,27 @@ func identify(path string) (binaryKind, error) {
 		return binaryKind{}, err
 	}
 	defer f.Close()
+	return identifyFrom(f), nil
+}
+
+// identifyFrom tells the executable format, OS and CPU of the file read
+// through ra. A header the standard parsers choke on is "unknown".
+func identifyFrom(ra io.ReaderAt) (k binaryKind) {
+	defer func() {
+		if recover() != nil {
+			k = binaryKind{format: "unknown"}
+		}
+	}()
 	head := make([]byte, 4)
-	if _, err := io.ReadFull(f, head); err != nil {
-		return binaryKind{format: "unknown"}, nil
+	if _, err := ra.ReadAt(head, 0); err != nil {
+		return binaryKind{format: "unknown"}
 	}
+	f := ra
 	switch {
 	case string(head) == "\x7fELF":
 		ef, err := elf.NewFile(f)
 		if err != nil {
-			return binaryKind{format: "ELF", goos: "?", goarch: "?"}, nil
+			return binaryKind{format: "ELF", goos: "?", goarch: "?"}
 		}
 		k := binaryKind{format: "ELF", goos: "linux", goarch: elfArch(ef.Machine, ef.Class)}
 		switch ef.OSABI {
@@ -386,11 +398,11 @@ func identify(path string) (binaryKind, error) {
 				k.dynamic = true
 			}
 		}
-		return k, nil
+		return k
 	case string(head[:2]) == "MZ":
 		pf, err := pe.NewFile(f)
 		if err != nil {
-			return binaryKind{format: "PE", goos: "windows", goarch: "?"}, nil
+			return binaryKind{format: "PE", goos: "windows", goarch: "?"}
 		}
 		arch := fmt.Sprintf("machine 0x%x", pf.Machine)
 		switch pf.Machine {
@@ -401,9 +413,9 @@ func identify(path string) (binaryKind, error) {
 		case pe.IMAGE_FILE_MACHINE_I386:
 			arch = "386"
 		}
-		return binaryKind{format: "PE", goos: "windows", goarch: arch}, nil
+		return binaryKind{format: "PE", goos: "windows", goarch: arch}
 	case string(head[:2]) == "#!":
-		return binaryKind{format: "script", goos: "any", goarch: "any"}, nil
+		return binaryKind{format: "script", goos: "any", goarch: "any"}
 	}
 	if mf, err := macho.NewFile(f); err == nil {
 		arch := mf.Cpu.String()
@@ -413,12 +425,12 @@ func identify(path string) (binaryKind, error) {
 		case macho.CpuArm64:
 			arch = "arm64"
 		}
-		return binaryKind{format: "Mach-O", goos: "darwin", goarch: arch}, nil
+		return binaryKind{format: "Mach-O", goos: "darwin", goarch: arch}
 	}
 	if _, err := macho.NewFatFile(f); err == nil {
-		return binaryKind{format: "Mach-O", goos: "darwin", goarch: "universal"}, nil
+		return binaryKind{format: "Mach-O", goos: "darwin", goarch: "universal"}
 	}
-	return binaryKind{format: "unknown"}, nil
+	return binaryKind{format: "unknown"}
 }
 
 func elfArch(m elf.Machine, c elf.Class) string {
