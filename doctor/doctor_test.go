@@ -40,7 +40,7 @@ func TestHealthyAllPass(t *testing.T) {
 		}
 	}
 	for _, c := range []string{"settings", "host.json", "function negotiate", "function broadcast", "executable", "connection string",
-		"scheme default", "dns default", "tcp default", "health default", "clock default", "auth default", "token size", "cors", "negotiate", "service negotiate"} {
+		"scheme default", "dns default", "tcp default", "health default", "clock default", "auth default", "token size", "cors", "cors preflight", "negotiate", "service negotiate"} {
 		get(t, fs, c)
 	}
 	if doctor.Failed(fs) {
@@ -610,4 +610,16 @@ func TestEntraIDEndpoint(t *testing.T) {
 	expect(t, fs, "health default", doctor.Pass, "")
 	expect(t, fs, "auth default", doctor.Skip, "", "Entra")
 	expect(t, fs, "token size", doctor.Pass, "")
+}
+
+func TestLivePreflightRejected(t *testing.T) {
+	t.Parallel()
+	svc := newFakeService(t, testKey)
+	cs := connStr(svc.srv.URL, testKey)
+	h := newFakeHandler(t, cs, testKey)
+	o := options(writeApp(t, nil), baseConfig(t, cs))
+	o.URL = h.URL + "/api"
+	o.Origin = "http://other.example:8080"
+	fs := doctor.Run(context.Background(), o)
+	expect(t, fs, "cors preflight", doctor.Fail, apperr.CodeCORSOriginDenied, "http://other.example:8080", "the preflight answered 404")
 }

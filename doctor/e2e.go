@@ -120,6 +120,9 @@ func (r *runner) checkEndToEnd(ctx context.Context) {
 	}
 	target := negotiateURL(base)
 	d := map[string]string{"url": target}
+	if r.opts.Origin != "" {
+		r.checkLivePreflight(ctx, target)
+	}
 	resp, err := r.do(ctx, r.clientRequest(target, ""))
 	if err != nil {
 		_, msg := classifyNetErr(err, r.opts.Timeout)
@@ -144,7 +147,7 @@ func (r *runner) checkEndToEnd(ctx context.Context) {
 		r.add(finding(check, Fail, apperr.CodeRouteNotFound, "POST "+target+" answered 404"+diag, "", d))
 		return
 	case resp.status != http.StatusOK:
-		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("POST %s answered %d; @microsoft/signalr needs 200%s", target, resp.status, serviceSays(resp)), "", d))
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("POST %s answered %d; @microsoft/signalr needs 200%s", target, resp.status, handlerSays(resp)), "", d))
 		return
 	}
 	nb, bad := decodeNegotiate(resp.header.Get("Content-Type"), resp.body)
@@ -330,4 +333,51 @@ func (r *runner) checkServiceNegotiate(ctx context.Context, svc *url.URL, token 
 		d["transports"] = strings.Join(names, ",")
 		r.add(finding(check, Pass, "", fmt.Sprintf("the service accepted the client token: connection id issued, transports %s", strings.Join(names, ", ")), "", d))
 	}
+}
+
+// checkLivePreflight sends the browser's CORS preflight for negotiate to
+// the running handler and checks the answer a credentialed request needs.
+func (r *runner) checkLivePreflight(ctx context.Context, target string) {
+	const check = "cors preflight"
+	origin := r.opts.Origin
+	req, _ := http.NewRequest(http.MethodOptions, target, nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "x-requested-with,x-signalr-user-agent")
+	d := map[string]string{"url": target, "origin": origin}
+	resp, err := r.do(ctx, req)
+	if err != nil {
+		_, msg := classifyNetErr(err, r.opts.Timeout)
+		r.add(finding(check, Fail, apperr.CodeHandlerUnreachable, "OPTIONS "+target+": "+msg, "", d))
+		return
+	}
+	acao := resp.header.Get("Access-Control-Allow-Origin")
+	acac := resp.header.Get("Access-Control-Allow-Credentials")
+	d["status"] = fmt.Sprint(resp.status)
+	d["allowOrigin"], d["allowCredentials"] = acao, acac
+	d["allowMethods"], d["allowHeaders"] = resp.header.Get("Access-Control-Allow-Methods"), resp.header.Get("Access-Control-Allow-Headers")
+	var problems []string
+	switch {
+	case resp.status < 200 || resp.status >= 300:
+		problems = append(problems, fmt.Sprintf("the preflight answered %d, not 2xx%s", resp.status, handlerSays(resp)))
+	case acao == "":
+		problems = append(problems, "the preflight has no Access-Control-Allow-Origin")
+	case acao == "*":
+		problems = append(problems, "Access-Control-Allow-Origin is *, which browsers refuse on credentialed requests (@microsoft/signalr sends credentials)")
+	case acao != origin:
+		problems = append(problems, fmt.Sprintf("Access-Control-Allow-Origin is %q, not %q", acao, origin))
+	}
+	if len(problems) == 0 && acac != "true" {
+		problems = append(problems, "Access-Control-Allow-Credentials is not true, so the browser rejects the credentialed negotiate")
+	}
+	if len(problems) == 0 {
+		if m := resp.header.Get("Access-Control-Allow-Methods"); m != "" && !strings.Contains(strings.ToUpper(m), "POST") {
+			problems = append(problems, "Access-Control-Allow-Methods "+m+" lacks POST")
+		}
+	}
+	if len(problems) > 0 {
+		r.add(finding(check, Fail, apperr.CodeCORSOriginDenied, "a browser on "+origin+" cannot negotiate: "+strings.Join(problems, "; "), "Add the origin to CORS_ALLOWED_ORIGINS with CORS_ALLOW_CREDENTIALS=true (or, when the platform answers CORS, `az functionapp cors add` and `az functionapp cors credentials --enable true`); function.json methods must include options.", d))
+		return
+	}
+	r.add(finding(check, Pass, "", fmt.Sprintf("OPTIONS %s from %s answered %d with the origin echoed and credentials allowed", target, origin, resp.status), "", d))
 }

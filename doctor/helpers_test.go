@@ -196,6 +196,15 @@ func newFakeHandler(t *testing.T, cs, key string) *httptest.Server {
 		t.Fatal(err)
 	}
 	h := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o == "http://localhost:5173" {
+			w.Header().Set("Access-Control-Allow-Origin", o)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			if r.Method == http.MethodOptions {
+				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
 		if r.URL.Path != "/api/negotiate" || r.Method != http.MethodPost || r.URL.Query().Get("negotiateVersion") != "1" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)

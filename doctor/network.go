@@ -398,7 +398,12 @@ func (r *runner) checkREST(ctx context.Context, ep *endpointConf) {
 
 // serviceSays returns "; the service says: …" from an error response's
 // x-ms-error-code, WWW-Authenticate and JSON body, or "".
-func serviceSays(resp *response) string {
+func serviceSays(resp *response) string { return says("the service", resp) }
+
+// handlerSays is serviceSays for the running handler's answers.
+func handlerSays(resp *response) string { return says("the handler", resp) }
+
+func says(who string, resp *response) string {
 	var parts []string
 	if ec := resp.header.Get("x-ms-error-code"); ec != "" {
 		parts = append(parts, cleanText(ec, 100))
@@ -426,7 +431,7 @@ func serviceSays(resp *response) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "; the service says: " + strings.Join(parts, " — ")
+	return "; " + who + " says: " + strings.Join(parts, " — ")
 }
 
 // cleanText keeps printable characters of s, at most max bytes.
