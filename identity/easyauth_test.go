@@ -40,6 +40,16 @@ func TestEasyAuthForgedHeadersIgnoredWhenUntrusted(t *testing.T) {
 		t.Fatalf("log leaks header values:\n%s", out)
 	}
 
+	// A flood of forged headers logs one warning, not one per request.
+	for range 50 {
+		if _, err := r.Resolve(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(buf.String(), "level=WARN"); n != 1 {
+		t.Fatalf("50 more forged requests: want still one warning, got %d", n)
+	}
+
 	// Without anonymous access the refusal says why.
 	r2 := newResolver(t, identity.Config{Logger: log})
 	_, err = r2.Resolve(req)

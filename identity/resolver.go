@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -28,7 +30,15 @@ type Resolver struct {
 	jwks   *jwksVerifier
 	// canonical EasyAuth header keys, for allocation-free lookups
 	eaKeys [len(easyAuthHeaders)]string
+	// forged counts ignored EasyAuth headers; forgedLogged is the unix
+	// second of the last warning, so a flood of forged headers yields one
+	// warn line per minute (with the count) instead of one per request.
+	forged       atomic.Int64
+	forgedLogged atomic.Int64
 }
+
+// forgedWarnEvery bounds the forged-EasyAuth warnings.
+const forgedWarnEvery = 60 // seconds
 
 // New validates cfg and returns a Resolver. Configuration errors are
 // *apperr.Error with code config.identity. New makes no network call: the
@@ -94,8 +104,14 @@ func (r *Resolver) Resolve(req *http.Request) (Principal, error) {
 		}
 	} else if r.hasEasyAuthHeaders(h) {
 		ignoredEasyAuth = true
-		r.log.WarnContext(ctx, "identity: ignoring App Service Authentication headers: EasyAuth is not trusted (WEBSITE_AUTH_ENABLED is not true), so they may be forged",
-			"headers", presentEasyAuthHeaders(h))
+		n := r.forged.Add(1)
+		now := time.Now().Unix()
+		if last := r.forgedLogged.Load(); now-last >= forgedWarnEvery && r.forgedLogged.CompareAndSwap(last, now) {
+			r.log.WarnContext(ctx, "identity: ignoring App Service Authentication headers: EasyAuth is not trusted (WEBSITE_AUTH_ENABLED is not true), so they may be forged",
+				"headers", presentEasyAuthHeaders(h), "ignoredSoFar", n)
+		} else {
+			r.log.DebugContext(ctx, "identity: ignoring App Service Authentication headers (untrusted)", "headers", presentEasyAuthHeaders(h))
+		}
 	}
 
 	ignoredBearer := false
