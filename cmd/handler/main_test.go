@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -54,7 +55,26 @@ func freePort(t *testing.T) string {
 type handlerProc struct {
 	base   string
 	cmd    *exec.Cmd
-	stdout *bytes.Buffer
+	stdout *lockedBuffer
+}
+
+// lockedBuffer collects the child's output; exec writes it from another
+// goroutine while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startHandler starts the binary with env (plus a random
@@ -71,13 +91,13 @@ func startHandler(t *testing.T, env ...string) *handlerProc {
 		"FUNCTIONS_HTTPWORKER_PORT=" + port,
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID=test",
 	}, env...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
+	out := &lockedBuffer{}
+	cmd.Stdout = out
+	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &handlerProc{base: "http://127.0.0.1:" + port, cmd: cmd, stdout: &out}
+	p := &handlerProc{base: "http://127.0.0.1:" + port, cmd: cmd, stdout: out}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -369,5 +389,52 @@ func decodeBody(t *testing.T, resp *http.Response, want int, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("body %q: %v", b, err)
+	}
+}
+
+// TestNoSecretInLogs drives the binary at debug level through negotiate,
+// failures and a broadcast to a dead service, then checks that neither the
+// AccessKey nor any token appears in its output.
+func TestNoSecretInLogs(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef-jwt-secret"
+	dead := freePort(t)
+	p := startHandler(t,
+		"AzureSignalRConnectionString=Endpoint=http://127.0.0.1;Port="+dead+";AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;",
+		"LOG_LEVEL=debug", "AUTH_JWT_SECRET="+secret, "SIGNALR_REST_TIMEOUT=500ms")
+	var tokens []string
+	for _, auth := range []string{"", "Bearer not.a.jwt", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."} {
+		req, _ := http.NewRequest("POST", p.base+"/api/negotiate", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+			tokens = append(tokens, strings.TrimPrefix(auth, "Bearer "))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct{ AccessToken string }
+		json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if r.AccessToken != "" {
+			tokens = append(tokens, r.AccessToken)
+		}
+	}
+	resp, err := http.Post(p.base+"/api/broadcast", "application/json", strings.NewReader(`{"target":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("broadcast to a dead service = %d, want 502", resp.StatusCode)
+	}
+	time.Sleep(100 * time.Millisecond)
+	out := p.stdout.String()
+	if !strings.Contains(out, `"level":"DEBUG"`) || !strings.Contains(out, "service.unreachable") {
+		t.Fatalf("expected debug and failure logs, got:\n%s", out)
+	}
+	for _, s := range append(tokens, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH", secret) {
+		if strings.Contains(out, s) {
+			t.Errorf("log output contains a secret (%.12s…):\n%s", s, out)
+		}
 	}
 }
