@@ -64,4 +64,3 @@ func FuzzDecodeBroadcast(f *testing.F) {
 		}
 	})
 }
-
