@@ -45,6 +45,13 @@ func (r *runner) checkCORS() {
 	}
 	switch {
 	case len(r.cfg.CORSAllowedOrigins) == 0:
+		if listed, creds := r.hostCORSAllows(origin); listed && creds {
+			r.add(finding(check, Pass, "", "the handler does not answer CORS, but local.settings.json Host.CORS lists "+origin+" with CORSCredentials true, so `func start` answers it; in Azure use `az functionapp cors add` and `az functionapp cors credentials --enable true`", "", d))
+			return
+		} else if listed {
+			r.add(finding(check, Fail, apperr.CodeCORSOriginDenied, "local.settings.json Host.CORS lists "+origin+" but CORSCredentials is not true: browsers reject the credentialed negotiate of @microsoft/signalr", "Set \"CORSCredentials\": true under Host in local.settings.json.", d))
+			return
+		}
 		r.add(finding(check, Warn, apperr.CodeCORSOriginDenied, "the handler does not answer CORS: "+dec.Reason, "If the page is on another origin: in Azure `az functionapp cors add --allowed-origins "+origin+"` and `az functionapp cors credentials --enable true`; locally Host.CORS and Host.CORSCredentials in local.settings.json; or set CORS_ALLOWED_ORIGINS="+origin+".", d))
 	case !dec.Allowed:
 		r.add(finding(check, Fail, apperr.CodeCORSOriginDenied, "a browser on "+origin+" is blocked: "+dec.Reason+"; the preflight gets 403 and the page sees a CORS error", "Add "+origin+" to CORS_ALLOWED_ORIGINS (exactly: scheme, host and port).", d))

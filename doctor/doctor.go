@@ -61,6 +61,7 @@ type runner struct {
 	cfg       server.Config
 	endpoints []endpointConf
 	layout    *layout
+	local     *localSettings
 	findings  []Finding
 }
 
@@ -92,6 +93,7 @@ func Run(ctx context.Context, opts Options) []Finding {
 		opts.Now = time.Now
 	}
 	r := &runner{opts: opts}
+	r.loadLocalSettings(opts.Config == nil)
 	r.checkSettings()
 	r.checkApp()
 	r.checkConnectionStrings()

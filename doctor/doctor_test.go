@@ -623,3 +623,73 @@ func TestLivePreflightRejected(t *testing.T) {
 	fs := doctor.Run(context.Background(), o)
 	expect(t, fs, "cors preflight", doctor.Fail, apperr.CodeCORSOriginDenied, "http://other.example:8080", "the preflight answered 404")
 }
+
+// unsetForTest unsets keys for the test and restores them afterwards.
+func unsetForTest(t *testing.T, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
+
+// TestMainReadsLocalSettings: without the settings in the environment, the
+// doctor reads local.settings.json Values as `func start` passes them, and
+// Host.CORS answers CORS under func start.
+func TestMainReadsLocalSettings(t *testing.T) {
+	svc := newFakeService(t, testKey)
+	unsetForTest(t, "AzureSignalRConnectionString", "AZURESIGNALRCONNECTIONSTRING", "FUNCTIONS_WORKER_RUNTIME", "ALLOW_ANONYMOUS", "CORS_ALLOWED_ORIGINS")
+	ls, _ := json.Marshal(map[string]any{
+		"IsEncrypted": false,
+		"Values": map[string]string{
+			"FUNCTIONS_WORKER_RUNTIME":     "custom",
+			"AzureSignalRConnectionString": connStr(svc.srv.URL, testKey),
+			"ALLOW_ANONYMOUS":              "true",
+		},
+		"Host": map[string]any{"CORS": "http://localhost:5173,http://127.0.0.1:5173", "CORSCredentials": true},
+	})
+	dir := writeApp(t, map[string]string{"local.settings.json": string(ls)})
+	var out, errOut bytes.Buffer
+	err := doctor.Main(context.Background(), []string{"--json", "--dir", dir, "--origin", "http://localhost:5173", "--timeout", "2s"}, nil, &out, &errOut)
+	var fs []doctor.Finding
+	if jerr := json.Unmarshal(out.Bytes(), &fs); jerr != nil {
+		t.Fatalf("%v\n%s", jerr, out.String())
+	}
+	if err != nil {
+		t.Fatalf("Main: %v\n%s", err, dump(fs))
+	}
+	f := expect(t, fs, "local.settings.json", doctor.Pass, "", "3 settings read")
+	if f.Details["applied"] != "ALLOW_ANONYMOUS,AzureSignalRConnectionString,FUNCTIONS_WORKER_RUNTIME" {
+		t.Errorf("applied %q", f.Details["applied"])
+	}
+	expect(t, fs, "auth default", doctor.Pass, "")
+	expect(t, fs, "cors", doctor.Pass, "", "Host.CORS", "func start")
+	if svc.restOK.Load() != 1 {
+		t.Errorf("verified REST calls %d, want 1", svc.restOK.Load())
+	}
+}
+
+func TestLocalSettingsProblems(t *testing.T) {
+	unsetForTest(t, "FUNCTIONS_WORKER_RUNTIME", "ALLOW_ANONYMOUS", "AzureSignalRConnectionString", "AZURESIGNALRCONNECTIONSTRING")
+	dir := writeApp(t, map[string]string{"local.settings.json": `{"Values": {"FUNCTIONS_WORKER_RUNTIME": "node", "ALLOW_ANONYMOUS": true}, "Host": {"CORS": "http://localhost:5173"}}`})
+	var out, errOut bytes.Buffer
+	err := doctor.Main(context.Background(), []string{"--json", "--dir", dir, "--origin", "http://localhost:5173"}, nil, &out, &errOut)
+	if !errors.Is(err, doctor.ErrChecksFailed) {
+		t.Fatalf("Main: %v", err)
+	}
+	var fs []doctor.Finding
+	if err := json.Unmarshal(out.Bytes(), &fs); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, fs, "local.settings.json", doctor.Fail, apperr.CodeConfigInvalid, `FUNCTIONS_WORKER_RUNTIME is "node"`)
+	var nonString bool
+	for _, f := range fs {
+		if f.Check == "local.settings.json" && strings.Contains(f.Message, "ALLOW_ANONYMOUS are not strings") {
+			nonString = true
+		}
+	}
+	if !nonString {
+		t.Errorf("no finding for the non-string value:\n%s", dump(fs))
+	}
+	expect(t, fs, "cors", doctor.Fail, apperr.CodeCORSOriginDenied, "CORSCredentials is not true")
+}
