@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,20 +89,24 @@ var (
 )
 
 // pickHub returns the lower-cased hub of the request: ?hub= when it is
-// allowed, else the default hub.
+// allowed, else the default hub. It scans the raw query instead of parsing
+// it into a map: the JS client always sends ?negotiateVersion=1.
 func (s *Server) pickHub(r *http.Request) (string, error) {
-	def := strings.ToLower(s.cfg.HubName)
-	if r.URL.RawQuery == "" {
+	def := s.defaultHub
+	raw, n := queryValue(r.URL.RawQuery, "hub")
+	if n == 0 {
 		return def, nil
 	}
-	q := r.URL.Query()["hub"]
-	if len(q) == 0 || q[0] == "" {
-		return def, nil
-	}
-	if len(q) > 1 {
+	if n > 1 {
 		return "", apperr.New(apperr.CodeNegotiateInvalidHub, "the hub query parameter is repeated", "Send ?hub= once; the service answers 400 to duplicate hub parameters.")
 	}
-	h := q[0]
+	h, err := url.QueryUnescape(raw)
+	if err != nil {
+		return "", apperr.New(apperr.CodeNegotiateInvalidHub, "the hub query parameter is not validly escaped", "")
+	}
+	if h == "" {
+		return def, nil
+	}
 	if err := validateHub(h); err != nil {
 		return "", apperr.New(apperr.CodeNegotiateInvalidHub, fmt.Sprintf("hub %q is not a valid hub name", truncate(h, 64)), "")
 	}
@@ -110,6 +115,23 @@ func (s *Server) pickHub(r *http.Request) (string, error) {
 		return "", apperr.New(apperr.CodeNegotiateHubNotAllowed, fmt.Sprintf("hub %q is not allowed", h), "")
 	}
 	return k, nil
+}
+
+// queryValue returns the first raw (still escaped) value of key in a raw
+// query string and how many times key occurs.
+func queryValue(rawQuery, key string) (value string, n int) {
+	for rawQuery != "" {
+		var part string
+		part, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(part, "=")
+		if k == key {
+			if n == 0 {
+				value = v
+			}
+			n++
+		}
+	}
+	return value, n
 }
 
 func toSignalRClaims(in []identity.Claim) []signalr.Claim {

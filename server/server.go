@@ -30,6 +30,7 @@ type Server struct {
 	broadcastIdentity *identity.Resolver
 	endpoints         *endpointSet
 	hubs              map[string]string // lower-cased allowed hub -> hub as configured
+	defaultHub        string            // lower-cased
 	handler           http.Handler
 	inFlight          atomic.Int64
 }
@@ -49,7 +50,7 @@ func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *si
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: logger, cors: newCORSPolicy(cfg), hubs: map[string]string{}}
+	s := &Server{cfg: cfg, log: logger, cors: newCORSPolicy(cfg), hubs: map[string]string{}, defaultHub: strings.ToLower(cfg.HubName)}
 	for _, h := range append([]string{cfg.HubName}, cfg.AllowedHubs...) {
 		if err := validateHub(h); err != nil {
 			return nil, apperr.New(apperr.CodeConfigInvalid, fmt.Sprintf("hub %q in AzureSignalRHubName/SIGNALR_ALLOWED_HUBS is invalid: %v", h, err), "")

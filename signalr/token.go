@@ -2,8 +2,11 @@ package signalr
 
 import (
 	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -11,8 +14,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // MaxTokenLength is the longest access token the service accepts, in
@@ -228,15 +229,49 @@ func GenerateAccessToken(key AccessKey, audience string, opts *TokenOptions) (st
 		return "", &TokenTooLargeError{Length: n, Largest: largestClaims(o.UserID, o.Claims, g, audience)}
 	}
 
-	signingString := string(out)
-	sig, err := jwt.SigningMethodHS256.Sign(signingString, []byte(key.Value))
-	if err != nil {
-		return "", err
-	}
+	mp := macPoolFor(key.Value)
+	mac := mp.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write(out)
+	var sigBuf [sha256.Size]byte
+	sig := mac.Sum(sigBuf[:0])
+	mp.Put(mac)
 	out = append(out, '.')
 	out = base64.RawURLEncoding.AppendEncode(out, sig)
 	tb.out = out
 	return string(out), nil
+}
+
+// macPools caches, per signing key, a pool of keyed HMAC-SHA256 states, so
+// that signing a token allocates nothing (crypto/hmac.New allocates five
+// objects). Keys are few (one per endpoint, plus rotations under Entra ID);
+// the cache is emptied when it holds more than maxMacPools keys.
+var macPools struct {
+	sync.RWMutex
+	m map[string]*sync.Pool
+}
+
+const maxMacPools = 16
+
+func macPoolFor(key string) *sync.Pool {
+	macPools.RLock()
+	p := macPools.m[key]
+	macPools.RUnlock()
+	if p != nil {
+		return p
+	}
+	macPools.Lock()
+	defer macPools.Unlock()
+	if p = macPools.m[key]; p != nil {
+		return p
+	}
+	if macPools.m == nil || len(macPools.m) >= maxMacPools {
+		macPools.m = make(map[string]*sync.Pool)
+	}
+	k := []byte(key)
+	p = &sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}
+	macPools.m[key] = p
+	return p
 }
 
 // ClientAccessToken returns a client access token for hub, signed with the
