@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/serverless-signalr/functions-go/signalr"
+)
+
+// broadcastTarget is the latency goal: handler p50 ≤ 1.2 × direct SDK p50.
+const broadcastTarget = 1.2
+
+// broadcastReport compares a broadcast through the handler with the same
+// REST call made directly to the emulator.
+type broadcastReport struct {
+	Concurrency int          `json:"concurrency"`
+	DurationS   float64      `json:"duration_s"`
+	Listeners   int          `json:"listeners"`
+	Handler     []loadResult `json:"handler_runs"`
+	SDK         []loadResult `json:"sdk_runs"`
+	Raw         []loadResult `json:"raw_runs"`
+	// P50Ratio and P99Ratio are handler over direct SDK latency (best runs).
+	P50Ratio float64 `json:"ratio_p50"`
+	P99Ratio float64 `json:"ratio_p99"`
+	// RPSRatio is handler over direct SDK throughput.
+	RPSRatio float64 `json:"ratio_rps"`
+	Pass     bool    `json:"pass"`
+	// Sent is every accepted broadcast (warm-ups included); each listener
+	// must receive all of them.
+	Sent         int64  `json:"sent"`
+	Expected     int64  `json:"expected_deliveries"`
+	Received     int64  `json:"received_deliveries"`
+	Lost         int64  `json:"lost"`
+	Disconnected int    `json:"listeners_disconnected"`
+	DisconnectBy string `json:"disconnect_reason,omitempty"`
+}
+
+// benchBroadcast loads three paths to the same emulator with the same
+// concurrency, alternating: the handler's POST /api/broadcast, the signalr
+// SDK client's SendToAll, and raw net/http with a fresh HS256 token per
+// request. Listeners connected through the handler's negotiate receive
+// every message, so each send is a real fan-out.
+func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(string)) (*broadcastReport, error) {
+	r := &broadcastReport{Concurrency: cfg.bcConc, DurationS: cfg.bcDur.Seconds()}
+	tr := newTracker(0, 0)
+	wsc := &http.Client{Transport: newLoadTransport(cfg.listeners)}
+	listeners, _, fails, err := connectMany(ctx, wsc, st.hBase()+"/api/negotiate?negotiateVersion=1", tr, cfg.listeners, 8, 30*time.Second)
+	defer closeAll(listeners)
+	if fails > 0 {
+		return nil, fmt.Errorf("%d of %d listeners could not connect: %v", fails, cfg.listeners, err)
+	}
+	r.Listeners = len(listeners)
+
+	const payload = "hello from the benchmark, a chat-sized message"
+	body := []byte(`{"target":"newMessage","arguments":["` + payload + `"]}`)
+	var sent atomic.Int64
+	counted := func(o op) op {
+		return func(ctx context.Context) error {
+			err := o(ctx)
+			if err == nil {
+				sent.Add(1)
+			}
+			return err
+		}
+	}
+
+	hc := &http.Client{Transport: newLoadTransport(cfg.bcConc)}
+	defer hc.CloseIdleConnections()
+	handlerOp := httpOp(hc, "POST", st.hBase()+"/api/broadcast", "application/json", body, http.StatusAccepted)
+
+	cs, err := signalr.ParseConnectionString(st.connStr)
+	if err != nil {
+		return nil, err
+	}
+	sdk, err := signalr.NewClient(cs, &signalr.ClientOptions{Logger: st.log, UserAgent: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	msg, err := signalr.NewMessage("newMessage", payload)
+	if err != nil {
+		return nil, err
+	}
+	sdkOp := func(ctx context.Context) error {
+		_, err := sdk.SendToAll(ctx, hub, msg, nil)
+		return err
+	}
+
+	rc := &http.Client{Transport: newLoadTransport(cfg.bcConc)}
+	defer rc.CloseIdleConnections()
+	restPath := "/api/hubs/" + hub + "/:send?api-version=2022-06-01"
+	aud := "http://127.0.0.1" + restPath
+	rawOp := func(ctx context.Context) error {
+		tok, err := signalr.GenerateAccessToken(signalr.AccessKey{Value: devKey}, aud, &signalr.TokenOptions{Lifetime: time.Hour})
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", st.emBase()+restPath, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := rc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("raw REST send: status %d", resp.StatusCode)
+		}
+		return err
+	}
+
+	// One call of each path first: a misconfigured path fails here, not as
+	// a fast error loop.
+	for name, o := range map[string]op{"handler": handlerOp, "sdk": sdkOp, "raw": rawOp} {
+		if err := counted(o)(ctx); err != nil {
+			return nil, fmt.Errorf("%s broadcast: %w", name, err)
+		}
+	}
+	runs := alternate(ctx, []namedOp{
+		{"handler", counted(handlerOp)},
+		{"direct SDK", counted(sdkOp)},
+		{"direct raw", counted(rawOp)},
+	}, cfg.bcRounds, cfg.bcConc, cfg.bcDur, cfg.warm, progress)
+	r.Handler, r.SDK, r.Raw = runs[0], runs[1], runs[2]
+	h, s := best(r.Handler), best(r.SDK)
+	if s.Latency.P50 > 0 && s.Latency.P99 > 0 && s.RPS > 0 {
+		r.P50Ratio = float64(h.Latency.P50) / float64(s.Latency.P50)
+		r.P99Ratio = float64(h.Latency.P99) / float64(s.Latency.P99)
+		r.RPSRatio = h.RPS / s.RPS
+	}
+	r.Pass = r.P50Ratio > 0 && r.P50Ratio <= broadcastTarget
+
+	// Every listener must get every accepted message.
+	r.Sent = sent.Load()
+	r.Expected = r.Sent * int64(len(listeners))
+	waitUntil(ctx, 15*time.Second, func() bool { return tr.newMsgs.Load() >= r.Expected })
+	r.Received = tr.newMsgs.Load()
+	r.Lost = max(0, r.Expected-r.Received)
+	for _, c := range listeners {
+		select {
+		case <-c.done:
+			r.Disconnected++
+			c.mu.Lock()
+			if r.DisconnectBy == "" {
+				r.DisconnectBy = c.closeErr
+			}
+			c.mu.Unlock()
+		default:
+		}
+	}
+	for _, x := range append(append(append([]loadResult{}, r.Handler...), r.SDK...), r.Raw...) {
+		if x.Errors > 0 {
+			return r, fmt.Errorf("%s: %d failed broadcasts (first: %s)", x.Name, x.Errors, x.FirstError)
+		}
+	}
+	return r, nil
+}
+
+func (r *broadcastReport) failures() []string {
+	var f []string
+	if r.Lost > 0 {
+		f = append(f, fmt.Sprintf("broadcast: %d of %d deliveries to listeners lost", r.Lost, r.Expected))
+	}
+	if r.Disconnected > 0 {
+		f = append(f, fmt.Sprintf("broadcast: %d listeners disconnected (%s)", r.Disconnected, r.DisconnectBy))
+	}
+	return f
+}
+
+func (r *broadcastReport) print(w io.Writer) {
+	fmt.Fprintf(w, "## 4. Broadcast (send to all in hub %q, %d WebSocket listeners connected through the handler's negotiate)\n", hub, r.Listeners)
+	fmt.Fprintf(w, "closed loop, %d workers per path, %.0f s per run, paths alternated, best run of each counted\n", r.Concurrency, r.DurationS)
+	fmt.Fprintf(w, "  handler    = POST /api/broadcast on ./handler → emulator REST (the app's path)\n")
+	fmt.Fprintf(w, "  direct SDK = signalr.Client.SendToAll straight to the emulator REST (baseline)\n")
+	fmt.Fprintf(w, "  direct raw = net/http POST …/:send with a fresh HS256 token per request (signalr.GenerateAccessToken)\n\n")
+	fmt.Fprintf(w, "  %-11s %-4s %10s %10s %10s %10s\n", "path", "run", "msg/s", "p50", "p99", "max")
+	rows := func(name string, runs []loadResult) {
+		for i, x := range runs {
+			fmt.Fprintf(w, "  %-11s %-4d %10.0f %10s %10s %10s\n", name, i+1, x.RPS, ms(x.Latency.P50), ms(x.Latency.P99), ms(x.Latency.Max))
+		}
+	}
+	rows("handler", r.Handler)
+	rows("direct SDK", r.SDK)
+	rows("direct raw", r.Raw)
+	fmt.Fprintf(w, "\n  handler/direct SDK: p50 latency %.2f× (target ≤ %.1f×) %s, p99 latency %.2f×, throughput %.2f×\n",
+		r.P50Ratio, broadcastTarget, verdict(r.Pass), r.P99Ratio, r.RPSRatio)
+	fmt.Fprintf(w, "  deliveries: %d broadcasts × %d listeners = %d expected, %d received, lost %d, listeners disconnected %d\n\n",
+		r.Sent, r.Listeners, r.Expected, r.Received, r.Lost, r.Disconnected)
+}

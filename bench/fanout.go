@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// fanoutRounds is the number of single broadcasts timed to every client.
+const fanoutRounds = 3
+
+// fanoutReport is delivery to many WebSocket clients.
+type fanoutReport struct {
+	Clients         int            `json:"clients"`
+	Connected       int            `json:"connected"`
+	ConnectFailures int            `json:"connect_failures"`
+	ConnectError    string         `json:"connect_error,omitempty"`
+	ConnectWall     time.Duration  `json:"connect_wall_ns"`
+	ConnectLatency  latencySummary `json:"connect_latency"`
+	Parallelism     int            `json:"connect_parallelism"`
+	// Single is the time from the start of the POST to each client's
+	// receipt, over all rounds; RoundMax is the slowest client per round.
+	Single     latencySummary  `json:"single"`
+	RoundMax   []time.Duration `json:"round_max_ns"`
+	SingleLost int             `json:"single_lost"`
+	// Burst: Burst sequential broadcasts, each POST awaited before the next.
+	Burst         int            `json:"burst"`
+	BurstSend     time.Duration  `json:"burst_send_ns"`
+	BurstAll      time.Duration  `json:"burst_all_received_ns"`
+	BurstClient   latencySummary `json:"burst_client_done"`
+	BurstLost     int            `json:"burst_lost"`
+	BurstOutOrder int            `json:"burst_out_of_order"`
+	Duplicates    int            `json:"duplicates"`
+	Unknown       int            `json:"unparsed_records"`
+	Disconnected  int            `json:"disconnected"`
+	DisconnectBy  string         `json:"disconnect_reason,omitempty"`
+}
+
+// benchFanout connects cfg.clients WebSocket clients (each negotiating
+// through the handler, as a browser does), times fanoutRounds single
+// broadcasts to all of them, then sends a burst and checks that every
+// client got every message once and in order. Broadcasts go through the
+// handler's POST /api/broadcast.
+func benchFanout(ctx context.Context, cfg config, st *stack, progress func(string)) (*fanoutReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, 150*time.Second)
+	defer cancel()
+	r := &fanoutReport{Clients: cfg.clients, Parallelism: cfg.connPar, Burst: cfg.burst}
+	tr := newTracker(fanoutRounds, cfg.burst)
+
+	progress(fmt.Sprintf("connecting %d WebSocket clients, %d at a time", cfg.clients, cfg.connPar))
+	wsc := &http.Client{Transport: newLoadTransport(cfg.connPar)}
+	defer wsc.CloseIdleConnections()
+	t0 := time.Now()
+	clients, lat, fails, err := connectMany(ctx, wsc, st.hBase()+"/api/negotiate?negotiateVersion=1", tr, cfg.clients, cfg.connPar, 90*time.Second)
+	r.ConnectWall = time.Since(t0)
+	defer closeAll(clients)
+	r.Connected, r.ConnectFailures, r.ConnectLatency = len(clients), fails, summarize(lat)
+	if err != nil {
+		r.ConnectError = err.Error()
+	}
+	if len(clients) == 0 {
+		return r, fmt.Errorf("no client connected: %v", err)
+	}
+	n := int32(len(clients))
+
+	hc := &http.Client{Transport: newLoadTransport(1), Timeout: 15 * time.Second}
+	defer hc.CloseIdleConnections()
+	send := func(target string, arg int) error {
+		return httpOp(hc, "POST", st.hBase()+"/api/broadcast", "application/json",
+			[]byte(`{"target":"`+target+`","arguments":[`+strconv.Itoa(arg)+`]}`), http.StatusAccepted)(ctx)
+	}
+
+	progress("single broadcasts")
+	var single []time.Duration
+	for round := 0; round < fanoutRounds && ctx.Err() == nil; round++ {
+		time.Sleep(200 * time.Millisecond) // let the previous round's writes settle
+		tr.rounds[round] = time.Now()
+		if err := send("fanout", round); err != nil {
+			return r, fmt.Errorf("broadcast round %d: %w", round, err)
+		}
+		waitUntil(ctx, 15*time.Second, func() bool { return tr.roundGot[round].Load() >= n })
+		var roundMax time.Duration
+		for _, c := range clients {
+			c.mu.Lock()
+			at := c.roundAt[round]
+			c.mu.Unlock()
+			if at.IsZero() {
+				r.SingleLost++
+				continue
+			}
+			d := at.Sub(tr.rounds[round])
+			single = append(single, d)
+			roundMax = max(roundMax, d)
+		}
+		r.RoundMax = append(r.RoundMax, roundMax)
+	}
+	r.Single = summarize(single)
+
+	progress(fmt.Sprintf("burst of %d", cfg.burst))
+	time.Sleep(200 * time.Millisecond)
+	b0 := time.Now()
+	for seq := 1; seq <= cfg.burst; seq++ {
+		if err := send("burst", seq); err != nil {
+			return r, fmt.Errorf("burst message %d: %w", seq, err)
+		}
+	}
+	r.BurstSend = time.Since(b0)
+	waitUntil(ctx, 30*time.Second, func() bool { return tr.burstFull.Load() >= n })
+	var done []time.Duration
+	var last time.Time
+	for _, c := range clients {
+		c.mu.Lock()
+		r.BurstLost += cfg.burst - c.burstN
+		r.BurstOutOrder += c.outOrder
+		r.Duplicates += c.dups
+		r.Unknown += c.unknown
+		if c.burstN == cfg.burst {
+			done = append(done, c.burstLast.Sub(b0))
+			if c.burstLast.After(last) {
+				last = c.burstLast
+			}
+		}
+		c.mu.Unlock()
+	}
+	r.BurstClient = summarize(done)
+	if !last.IsZero() {
+		r.BurstAll = last.Sub(b0)
+	}
+	for _, c := range clients {
+		select {
+		case <-c.done:
+			r.Disconnected++
+			c.mu.Lock()
+			if r.DisconnectBy == "" {
+				r.DisconnectBy = c.closeErr
+			}
+			c.mu.Unlock()
+		default:
+		}
+	}
+	return r, ctx.Err()
+}
+
+func (r *fanoutReport) failures() []string {
+	var f []string
+	if r.ConnectFailures > 0 {
+		f = append(f, fmt.Sprintf("fan-out: %d of %d clients could not connect (%s)", r.ConnectFailures, r.Clients, r.ConnectError))
+	}
+	if r.SingleLost > 0 {
+		f = append(f, fmt.Sprintf("fan-out: %d single-broadcast deliveries lost", r.SingleLost))
+	}
+	if r.BurstLost > 0 {
+		f = append(f, fmt.Sprintf("fan-out: %d burst deliveries lost", r.BurstLost))
+	}
+	if r.BurstOutOrder > 0 {
+		f = append(f, fmt.Sprintf("fan-out: %d burst messages out of order", r.BurstOutOrder))
+	}
+	if r.Duplicates > 0 {
+		f = append(f, fmt.Sprintf("fan-out: %d duplicate deliveries", r.Duplicates))
+	}
+	if r.Disconnected > 0 {
+		f = append(f, fmt.Sprintf("fan-out: %d clients disconnected (%s)", r.Disconnected, r.DisconnectBy))
+	}
+	return f
+}
+
+func (r *fanoutReport) print(w io.Writer) {
+	fmt.Fprintf(w, "## 5. Fan-out (%d WebSocket clients on the emulator; each negotiated through ./handler, then the service negotiate + WebSocket + JSON handshake)\n", r.Clients)
+	fmt.Fprintf(w, "broadcasts sent with POST /api/broadcast on ./handler; times run from the start of the POST to the client's receipt\n\n")
+	fmt.Fprintf(w, "  connect:  %d connected, %d failed, %d at a time, wall %s, per client p50 %s p99 %s max %s\n",
+		r.Connected, r.ConnectFailures, r.Parallelism, ms(r.ConnectWall), ms(r.ConnectLatency.P50), ms(r.ConnectLatency.P99), ms(r.ConnectLatency.Max))
+	roundMax := ""
+	for i, d := range r.RoundMax {
+		if i > 0 {
+			roundMax += ", "
+		}
+		roundMax += ms(d)
+	}
+	fmt.Fprintf(w, "  single broadcast × %d rounds: p50 %s  p99 %s  max %s  (slowest client per round: %s)  lost %d\n",
+		len(r.RoundMax), ms(r.Single.P50), ms(r.Single.P99), ms(r.Single.Max), roundMax, r.SingleLost)
+	fmt.Fprintf(w, "  burst of %d sequential broadcasts: sent in %s, all clients had all %d after %s (per client p50 %s, p99 %s)\n",
+		r.Burst, ms(r.BurstSend), r.Burst, ms(r.BurstAll), ms(r.BurstClient.P50), ms(r.BurstClient.P99))
+	fmt.Fprintf(w, "  burst lost %d, out of order %d, duplicates %d, unparsed records %d, clients disconnected %d\n\n",
+		r.BurstLost, r.BurstOutOrder, r.Duplicates, r.Unknown, r.Disconnected)
+}

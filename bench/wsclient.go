@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// recordSep ends every JSON hub protocol record.
+const recordSep = 0x1e
+
+// negotiateResp is the handler's negotiate answer.
+type negotiateResp struct {
+	URL         string `json:"url"`
+	AccessToken string `json:"accessToken"`
+}
+
+// negotiate POSTs an empty body to u (the handler's negotiate) and checks
+// the answer.
+func negotiate(ctx context.Context, c *http.Client, u string) (negotiateResp, error) {
+	var nr negotiateResp
+	req, err := http.NewRequestWithContext(ctx, "POST", u, nil)
+	if err != nil {
+		return nr, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nr, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nr, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nr, fmt.Errorf("negotiate %s: status %d: %s", u, resp.StatusCode, bytes.TrimSpace(body))
+	}
+	if err := json.Unmarshal(body, &nr); err != nil {
+		return nr, fmt.Errorf("negotiate: answer is not JSON: %w", err)
+	}
+	if nr.URL == "" || nr.AccessToken == "" {
+		return nr, fmt.Errorf("negotiate: answer lacks url or accessToken: %s", body)
+	}
+	return nr, nil
+}
+
+// tracker aggregates what every client of a test received; readers update
+// it, the test polls it.
+type tracker struct {
+	rounds    []time.Time    // send time of each single-broadcast round
+	roundGot  []atomic.Int32 // clients that received round i
+	burst     int            // messages in the burst
+	burstFull atomic.Int32   // clients that received every burst message
+	newMsgs   atomic.Int64   // "newMessage" records received by all clients
+	closed    atomic.Int32   // clients whose connection ended
+}
+
+func newTracker(rounds, burst int) *tracker {
+	return &tracker{rounds: make([]time.Time, rounds), roundGot: make([]atomic.Int32, rounds), burst: burst}
+}
+
+// hubClient is one WebSocket client of the emulator speaking the JSON hub
+// protocol, as @microsoft/signalr does after negotiate.
+type hubClient struct {
+	conn *websocket.Conn
+	tr   *tracker
+	done chan struct{}
+
+	mu        sync.Mutex
+	roundAt   []time.Time // receipt time of each round
+	dups      int         // records received twice
+	newMsgs   int
+	seen      []bool // burst sequence numbers received
+	burstN    int    // distinct burst messages received
+	burstMax  int    // highest burst sequence number so far
+	outOrder  int    // burst messages that arrived after a higher one
+	burstLast time.Time
+	closeErr  string
+	unknown   int // records that did not parse
+}
+
+// connectHub does what the JS client does: the handler's negotiate, the
+// service's negotiate with the access token, then the WebSocket upgrade with
+// the token in the Authorization header and the JSON protocol handshake.
+func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, tr *tracker) (*hubClient, error) {
+	nr, err := negotiate(ctx, hc, handlerNegotiate)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(nr.URL)
+	if err != nil {
+		return nil, fmt.Errorf("negotiate url: %w", err)
+	}
+	if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
+		return nil, fmt.Errorf("negotiate url %q is not loopback; the benchmark only talks to this machine", u.Redacted())
+	}
+	auth := "Bearer " + nr.AccessToken
+
+	// Service negotiate: {url path}/negotiate?{url query}&negotiateVersion=1.
+	nu := *u
+	nu.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
+	q := u.Query()
+	q.Set("negotiateVersion", "1")
+	nu.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, "POST", nu.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", auth)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("service negotiate: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+	}
+	var sn struct {
+		ConnectionToken string `json:"connectionToken"`
+	}
+	if err := json.Unmarshal(body, &sn); err != nil || sn.ConnectionToken == "" {
+		return nil, fmt.Errorf("service negotiate: no connectionToken in %s", body)
+	}
+
+	wu := *u
+	wu.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	q = u.Query()
+	q.Set("id", sn.ConnectionToken)
+	wu.RawQuery = q.Encode()
+	conn, _, err := websocket.Dial(ctx, wu.String(), &websocket.DialOptions{
+		HTTPClient:      hc,
+		HTTPHeader:      http.Header{"Authorization": {auth}},
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	conn.SetReadLimit(4 << 20)
+	if err := conn.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
+		conn.CloseNow()
+		return nil, fmt.Errorf("handshake write: %w", err)
+	}
+	_, first, err := conn.Read(ctx)
+	if err != nil {
+		conn.CloseNow()
+		return nil, fmt.Errorf("handshake read: %w", err)
+	}
+	hs, rest, ok := bytes.Cut(first, []byte{recordSep})
+	if !ok || string(hs) != "{}" {
+		conn.CloseNow()
+		return nil, fmt.Errorf("handshake refused: %q", truncateBytes(first, 200))
+	}
+	c := &hubClient{conn: conn, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1)}
+	c.handle(rest, time.Now())
+	go c.readLoop()
+	return c, nil
+}
+
+// readLoop reads until the connection ends. It stops when close is called.
+func (c *hubClient) readLoop() {
+	defer close(c.done)
+	defer c.tr.closed.Add(1)
+	for {
+		_, data, err := c.conn.Read(context.Background())
+		if err != nil {
+			c.mu.Lock()
+			if c.closeErr == "" {
+				c.closeErr = err.Error()
+			}
+			c.mu.Unlock()
+			return
+		}
+		c.handle(data, time.Now())
+	}
+}
+
+// record is the part of a hub protocol message the benchmark reads.
+type record struct {
+	Type      int               `json:"type"`
+	Target    string            `json:"target"`
+	Arguments []json.RawMessage `json:"arguments"`
+	Error     string            `json:"error"`
+}
+
+// handle processes the records of one frame received at now.
+func (c *hubClient) handle(frame []byte, now time.Time) {
+	for len(frame) > 0 {
+		var rec []byte
+		var ok bool
+		rec, frame, ok = bytes.Cut(frame, []byte{recordSep})
+		if !ok || len(rec) == 0 {
+			continue
+		}
+		var m record
+		if err := json.Unmarshal(rec, &m); err != nil {
+			c.mu.Lock()
+			c.unknown++
+			c.mu.Unlock()
+			continue
+		}
+		switch m.Type {
+		case 1:
+			c.invocation(m, now)
+		case 7:
+			c.mu.Lock()
+			c.closeErr = "server closed the connection: " + m.Error
+			c.mu.Unlock()
+		}
+	}
+}
+
+func (c *hubClient) invocation(m record, now time.Time) {
+	var n int
+	if len(m.Arguments) > 0 {
+		_ = json.Unmarshal(m.Arguments[0], &n)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch m.Target {
+	case "newMessage":
+		c.newMsgs++
+		c.tr.newMsgs.Add(1)
+	case "fanout":
+		if n < 0 || n >= len(c.roundAt) {
+			c.unknown++
+			return
+		}
+		if !c.roundAt[n].IsZero() {
+			c.dups++
+			return
+		}
+		c.roundAt[n] = now
+		c.tr.roundGot[n].Add(1)
+	case "burst":
+		if n < 1 || n >= len(c.seen) {
+			c.unknown++
+			return
+		}
+		if c.seen[n] {
+			c.dups++
+			return
+		}
+		c.seen[n] = true
+		if n < c.burstMax {
+			c.outOrder++
+		}
+		c.burstMax = max(c.burstMax, n)
+		c.burstN++
+		c.burstLast = now
+		if c.burstN == c.tr.burst {
+			c.tr.burstFull.Add(1)
+		}
+	default:
+		c.unknown++
+	}
+}
+
+// close ends the connection at once and waits for the reader.
+func (c *hubClient) close() {
+	c.conn.CloseNow()
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// connectMany connects n clients, par at a time, within timeout. It returns
+// the clients that connected, the connect latency of each, and the number
+// of failures with the first error.
+func connectMany(ctx context.Context, hc *http.Client, handlerNegotiate string, tr *tracker, n, par int, timeout time.Duration) ([]*hubClient, []time.Duration, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		clients  []*hubClient
+		lat      []time.Duration
+		failures int
+		first    error
+		next     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for range min(par, n) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if int(next.Add(1)) > n {
+					return
+				}
+				t0 := time.Now()
+				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+				c, err := connectHub(cctx, hc, handlerNegotiate, tr)
+				ccancel()
+				mu.Lock()
+				if err != nil {
+					failures++
+					if first == nil {
+						first = err
+					}
+				} else {
+					clients = append(clients, c)
+					lat = append(lat, time.Since(t0))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if missing := n - len(clients) - failures; missing > 0 {
+		failures += missing
+		if first == nil {
+			first = fmt.Errorf("connect phase timed out after %s", timeout)
+		}
+	}
+	return clients, lat, failures, first
+}
+
+// closeAll closes every client, 64 at a time.
+func closeAll(clients []*hubClient) {
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c.close()
+		})
+	}
+	wg.Wait()
+}
+
+// waitUntil polls cond every millisecond until it holds or timeout passes;
+// it reports whether cond held.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return cond()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+func truncateBytes(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
