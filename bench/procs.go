@@ -189,4 +189,3 @@ func waitReady(ctx context.Context, p *proc, method, url string, timeout time.Du
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
