@@ -18,18 +18,9 @@ const broadcastTarget = 1.2
 // broadcastReport compares a broadcast through the handler with the same
 // REST call made directly to the emulator.
 type broadcastReport struct {
-	Concurrency int          `json:"concurrency"`
-	DurationS   float64      `json:"duration_s"`
-	Listeners   int          `json:"listeners"`
-	Handler     []loadResult `json:"handler_runs"`
-	SDK         []loadResult `json:"sdk_runs"`
-	Raw         []loadResult `json:"raw_runs"`
-	// P50Ratio and P99Ratio are handler over direct SDK latency (best runs).
-	P50Ratio float64 `json:"ratio_p50"`
-	P99Ratio float64 `json:"ratio_p99"`
-	// RPSRatio is handler over direct SDK throughput.
-	RPSRatio float64 `json:"ratio_rps"`
-	Pass     bool    `json:"pass"`
+	DurationS float64          `json:"duration_s"`
+	Listeners int              `json:"listeners"`
+	Phases    []broadcastPhase `json:"phases"`
 	// Sent is every accepted broadcast (warm-ups included); each listener
 	// must receive all of them.
 	Sent         int64  `json:"sent"`
@@ -40,13 +31,31 @@ type broadcastReport struct {
 	DisconnectBy string `json:"disconnect_reason,omitempty"`
 }
 
+// broadcastPhase is the three paths loaded at one concurrency.
+type broadcastPhase struct {
+	Concurrency int          `json:"concurrency"`
+	Handler     []loadResult `json:"handler_runs"`
+	SDK         []loadResult `json:"sdk_runs"`
+	Raw         []loadResult `json:"raw_runs"`
+	// Ping is GET / on the handler (no work, no service call): the cost
+	// of the extra HTTP hop alone, measured in the one-worker phase.
+	Ping []loadResult `json:"handler_ping_runs,omitempty"`
+	// P50Ratio and P99Ratio are handler over direct SDK latency (best runs).
+	P50Ratio float64 `json:"ratio_p50"`
+	P99Ratio float64 `json:"ratio_p99"`
+	// RPSRatio is handler over direct SDK throughput.
+	RPSRatio float64 `json:"ratio_rps"`
+	Pass     bool    `json:"pass"`
+}
+
 // benchBroadcast loads three paths to the same emulator with the same
-// concurrency, alternating: the handler's POST /api/broadcast, the signalr
+// concurrency, alternating, first with cfg.bcConc workers, then with one
+// (unloaded latency): the handler's POST /api/broadcast, the signalr
 // SDK client's SendToAll, and raw net/http with a fresh HS256 token per
 // request. Listeners connected through the handler's negotiate receive
 // every message, so each send is a real fan-out.
 func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(string)) (*broadcastReport, error) {
-	r := &broadcastReport{Concurrency: cfg.bcConc, DurationS: cfg.bcDur.Seconds()}
+	r := &broadcastReport{DurationS: cfg.bcDur.Seconds()}
 	tr := newTracker(0, 0)
 	wsc := &http.Client{Transport: newLoadTransport(cfg.listeners)}
 	listeners, _, fails, err := connectMany(ctx, wsc, st.hBase()+"/api/negotiate?negotiateVersion=1", tr, cfg.listeners, 8, 30*time.Second)
@@ -124,19 +133,32 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 			return nil, fmt.Errorf("%s broadcast: %w", name, err)
 		}
 	}
-	runs := alternate(ctx, []namedOp{
-		{"handler", counted(handlerOp)},
-		{"direct SDK", counted(sdkOp)},
-		{"direct raw", counted(rawOp)},
-	}, cfg.bcRounds, cfg.bcConc, cfg.bcDur, cfg.warm, progress)
-	r.Handler, r.SDK, r.Raw = runs[0], runs[1], runs[2]
-	h, s := best(r.Handler), best(r.SDK)
-	if s.Latency.P50 > 0 && s.Latency.P99 > 0 && s.RPS > 0 {
-		r.P50Ratio = float64(h.Latency.P50) / float64(s.Latency.P50)
-		r.P99Ratio = float64(h.Latency.P99) / float64(s.Latency.P99)
-		r.RPSRatio = h.RPS / s.RPS
+	for _, conc := range []int{cfg.bcConc, 1} {
+		if ctx.Err() != nil {
+			break
+		}
+		targets := []namedOp{
+			{"handler", counted(handlerOp)},
+			{"direct SDK", counted(sdkOp)},
+			{"direct raw", counted(rawOp)},
+		}
+		if conc == 1 {
+			targets = append(targets, namedOp{"handler ping", httpOp(hc, "GET", st.hBase()+"/", "", nil, http.StatusOK)})
+		}
+		runs := alternate(ctx, targets, cfg.bcRounds, conc, cfg.bcDur, cfg.warm, func(s string) { progress(fmt.Sprintf("%s, %d workers", s, conc)) })
+		ph := broadcastPhase{Concurrency: conc, Handler: runs[0], SDK: runs[1], Raw: runs[2]}
+		if len(runs) > 3 {
+			ph.Ping = runs[3]
+		}
+		h, s := best(ph.Handler), best(ph.SDK)
+		if s.Latency.P50 > 0 && s.Latency.P99 > 0 && s.RPS > 0 {
+			ph.P50Ratio = float64(h.Latency.P50) / float64(s.Latency.P50)
+			ph.P99Ratio = float64(h.Latency.P99) / float64(s.Latency.P99)
+			ph.RPSRatio = h.RPS / s.RPS
+		}
+		ph.Pass = ph.P50Ratio > 0 && ph.P50Ratio <= broadcastTarget
+		r.Phases = append(r.Phases, ph)
 	}
-	r.Pass = r.P50Ratio > 0 && r.P50Ratio <= broadcastTarget
 
 	// Every listener must get every accepted message.
 	r.Sent = sent.Load()
@@ -156,9 +178,11 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 		default:
 		}
 	}
-	for _, x := range append(append(append([]loadResult{}, r.Handler...), r.SDK...), r.Raw...) {
-		if x.Errors > 0 {
-			return r, fmt.Errorf("%s: %d failed broadcasts (first: %s)", x.Name, x.Errors, x.FirstError)
+	for _, ph := range r.Phases {
+		for _, x := range append(append(append([]loadResult{}, ph.Handler...), ph.SDK...), ph.Raw...) {
+			if x.Errors > 0 {
+				return r, fmt.Errorf("%s: %d failed broadcasts (first: %s)", x.Name, x.Errors, x.FirstError)
+			}
 		}
 	}
 	return r, nil
@@ -177,21 +201,26 @@ func (r *broadcastReport) failures() []string {
 
 func (r *broadcastReport) print(w io.Writer) {
 	fmt.Fprintf(w, "## 4. Broadcast (send to all in hub %q, %d WebSocket listeners connected through the handler's negotiate)\n", hub, r.Listeners)
-	fmt.Fprintf(w, "closed loop, %d workers per path, %.0f s per run, paths alternated, best run of each counted\n", r.Concurrency, r.DurationS)
+	fmt.Fprintf(w, "closed loop, %.0f s per run, paths alternated, best run of each counted; first loaded, then one worker (unloaded latency)\n", r.DurationS)
 	fmt.Fprintf(w, "  handler    = POST /api/broadcast on ./handler → emulator REST (the app's path)\n")
-	fmt.Fprintf(w, "  direct SDK = signalr.Client.SendToAll straight to the emulator REST (baseline)\n")
-	fmt.Fprintf(w, "  direct raw = net/http POST …/:send with a fresh HS256 token per request (signalr.GenerateAccessToken)\n\n")
-	fmt.Fprintf(w, "  %-11s %-4s %10s %10s %10s %10s\n", "path", "run", "msg/s", "p50", "p99", "max")
-	rows := func(name string, runs []loadResult) {
-		for i, x := range runs {
-			fmt.Fprintf(w, "  %-11s %-4d %10.0f %10s %10s %10s\n", name, i+1, x.RPS, ms(x.Latency.P50), ms(x.Latency.P99), ms(x.Latency.Max))
+	fmt.Fprintf(w, "  direct SDK = signalr.Client.SendToAll straight to the emulator REST (the baseline of the ratios)\n")
+	fmt.Fprintf(w, "  direct raw = net/http POST …/:send with a fresh HS256 token per request (signalr.GenerateAccessToken)\n")
+	fmt.Fprintf(w, "  ping       = GET / on ./handler (one worker only): the bare cost of the extra HTTP hop, for reference\n")
+	for _, ph := range r.Phases {
+		fmt.Fprintf(w, "\n  %d worker(s) per path:\n", ph.Concurrency)
+		fmt.Fprintf(w, "  %-11s %-4s %10s %10s %10s %10s\n", "path", "run", "msg/s", "p50", "p99", "max")
+		rows := func(name string, runs []loadResult) {
+			for i, x := range runs {
+				fmt.Fprintf(w, "  %-11s %-4d %10.0f %10s %10s %10s\n", name, i+1, x.RPS, ms(x.Latency.P50), ms(x.Latency.P99), ms(x.Latency.Max))
+			}
 		}
+		rows("handler", ph.Handler)
+		rows("direct SDK", ph.SDK)
+		rows("direct raw", ph.Raw)
+		rows("ping", ph.Ping)
+		fmt.Fprintf(w, "  handler/direct SDK at %d worker(s): p50 latency %.2f× (target ≤ %.1f×) %s, p99 latency %.2f×, throughput %.2f×\n",
+			ph.Concurrency, ph.P50Ratio, broadcastTarget, verdict(ph.Pass), ph.P99Ratio, ph.RPSRatio)
 	}
-	rows("handler", r.Handler)
-	rows("direct SDK", r.SDK)
-	rows("direct raw", r.Raw)
-	fmt.Fprintf(w, "\n  handler/direct SDK: p50 latency %.2f× (target ≤ %.1f×) %s, p99 latency %.2f×, throughput %.2f×\n",
-		r.P50Ratio, broadcastTarget, verdict(r.Pass), r.P99Ratio, r.RPSRatio)
-	fmt.Fprintf(w, "  deliveries: %d broadcasts × %d listeners = %d expected, %d received, lost %d, listeners disconnected %d\n\n",
+	fmt.Fprintf(w, "\n  deliveries: %d broadcasts × %d listeners = %d expected, %d received, lost %d, listeners disconnected %d\n\n",
 		r.Sent, r.Listeners, r.Expected, r.Received, r.Lost, r.Disconnected)
 }
