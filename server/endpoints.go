@@ -68,7 +68,7 @@ func validateHub(h string) error { return signalr.ValidateHubName(h) }
 // with the same code.
 func connStrError(setting string, err error) error {
 	if ce, ok := err.(*signalr.ConnectionStringError); ok {
-		return &apperr.Error{Code: ce.Code, Message: setting + ": " + ce.Message, Hint: ce.Hint}
+		return &apperr.Error{Code: ce.Code, Message: setting + ": " + ce.Message, Hint: ce.Hint, Err: ce}
 	}
 	return apperr.Wrap(err, apperr.CodeConfigInvalid, setting+" is invalid")
 }
@@ -79,46 +79,53 @@ type endpointSetting struct {
 	primary       bool
 	connStr       string            // a connection string, or
 	identity      map[string]string // identity-based properties (serviceUri, credential, clientId, …)
+	err           error             // the setting's name is malformed
 }
 
-const endpointsPrefix = "Azure__SignalR__Endpoints__"
+const (
+	singleSetting   = "AzureSignalRConnectionString"
+	endpointsPrefix = "Azure__SignalR__Endpoints__"
+)
 
 // collectEndpointSettings reads the endpoint settings from environ:
 // AzureSignalRConnectionString (a connection string, or identity-based
 // AzureSignalRConnectionString__serviceUri/__credential/__clientId/…), and
 // the extension's multiple-endpoint form
 // Azure__SignalR__Endpoints__<name>[__primary|__secondary][__<property>].
-func collectEndpointSettings(cfg Config, environ []string) ([]endpointSetting, error) {
+// The single setting and the multiple-endpoint settings may be combined,
+// as in the extension. "default" comes first, then the others by name.
+func collectEndpointSettings(environ []string) []endpointSetting {
 	byName := map[string]*endpointSetting{}
 	var order []string
-	get := func(name, setting string, primary bool) *endpointSetting {
+	var bad []endpointSetting
+	get := func(name, setting string) *endpointSetting {
 		k := strings.ToLower(name)
 		s, ok := byName[k]
 		if !ok {
-			s = &endpointSetting{name: name, setting: setting, primary: primary, identity: map[string]string{}}
+			s = &endpointSetting{name: name, setting: setting, primary: true, identity: map[string]string{}}
 			byName[k] = s
 			order = append(order, k)
 		}
 		return s
 	}
-	const single = "AzureSignalRConnectionString"
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			continue
 		}
 		switch {
-		case strings.EqualFold(k, single):
+		case strings.EqualFold(k, singleSetting):
 			if strings.TrimSpace(v) != "" {
-				get("default", single, true).connStr = v
+				get("default", singleSetting).connStr = v
 			}
-		case len(k) > len(single)+2 && strings.EqualFold(k[:len(single)+2], single+"__"):
-			get("default", single, true).identity[strings.ToLower(k[len(single)+2:])] = v
+		case len(k) > len(singleSetting)+2 && strings.EqualFold(k[:len(singleSetting)+2], singleSetting+"__"):
+			get("default", singleSetting).identity[strings.ToLower(k[len(singleSetting)+2:])] = v
 		case len(k) > len(endpointsPrefix) && strings.EqualFold(k[:len(endpointsPrefix)], endpointsPrefix):
 			parts := strings.Split(k[len(endpointsPrefix):], "__")
 			name := parts[0]
 			if name == "" {
-				return nil, apperr.New(apperr.CodeConfigEndpoints, "setting "+k+" has no endpoint name", "")
+				bad = append(bad, endpointSetting{setting: k, err: apperr.New(apperr.CodeConfigEndpoints, "setting "+k+" has no endpoint name", "")})
+				continue
 			}
 			primary := true
 			rest := parts[1:]
@@ -131,28 +138,60 @@ func collectEndpointSettings(cfg Config, environ []string) ([]endpointSetting, e
 					rest = rest[1:]
 				}
 			}
-			s := get("endpoint "+name, k, primary)
+			s := get(name, k)
 			s.primary = primary
-			s.name = name
 			switch len(rest) {
 			case 0:
-				s.connStr = v
+				s.connStr, s.setting = v, k
 			case 1:
 				s.identity[strings.ToLower(rest[0])] = v
 			default:
-				return nil, apperr.New(apperr.CodeConfigEndpoints, "setting "+k+" is not of the form "+endpointsPrefix+"<name>[__primary|__secondary][__<property>]", "")
+				bad = append(bad, endpointSetting{name: name, setting: k, err: apperr.New(apperr.CodeConfigEndpoints,
+					"setting "+k+" is not of the form "+endpointsPrefix+"<name>[__primary|__secondary][__<property>]", "")})
 			}
 		}
 	}
-	// The single setting and the multiple-endpoint settings may be combined,
-	// as in the extension.
-	_ = cfg
-	out := make([]endpointSetting, 0, len(order))
+	out := make([]endpointSetting, 0, len(order)+len(bad))
 	for _, k := range order {
 		out = append(out, *byName[k])
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out, nil
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].name == "default" || (out[j].name != "default" && out[i].name < out[j].name)
+	})
+	return append(bad, out...)
+}
+
+// EndpointConfig is one configured SignalR endpoint as the handler reads
+// it; `handler doctor` checks the same list.
+type EndpointConfig struct {
+	// Name is "default" for AzureSignalRConnectionString, else the <name>
+	// of Azure__SignalR__Endpoints__<name>; empty when the setting's name
+	// itself is malformed.
+	Name string
+	// Setting is the setting the endpoint was read from.
+	Setting string
+	// Primary is false for …__secondary endpoints.
+	Primary bool
+	// ConnectionString is the parsed connection string (identity-based
+	// settings are turned into their AuthType equivalent); nil when Err.
+	ConnectionString *signalr.ConnectionString
+	// Err is the reason the setting is unusable, an *apperr.Error.
+	Err error
+}
+
+// ReadEndpoints reads every endpoint setting from environ (KEY=VALUE
+// entries) exactly as the handler does, and parses each.
+func ReadEndpoints(environ []string) []EndpointConfig {
+	settings := collectEndpointSettings(environ)
+	out := make([]EndpointConfig, 0, len(settings))
+	for _, st := range settings {
+		ec := EndpointConfig{Name: st.name, Setting: st.setting, Primary: st.primary, Err: st.err}
+		if ec.Err == nil {
+			ec.ConnectionString, ec.Err = st.connectionString()
+		}
+		out = append(out, ec)
+	}
+	return out
 }
 
 // connectionString turns an identity-based endpoint setting into the
@@ -203,20 +242,17 @@ func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
 // newEndpointSetFrom builds the endpoints from environ; opts, when not nil,
 // configures every REST client (tests inject transports and credentials).
 func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *signalr.ClientOptions) (*endpointSet, error) {
-	settings, err := collectEndpointSettings(cfg, environ)
-	if err != nil {
-		return nil, err
-	}
-	if len(settings) == 0 {
+	endpoints := ReadEndpoints(environ)
+	if len(endpoints) == 0 {
 		return nil, apperr.New(apperr.CodeConfigConnStrMissing, "AzureSignalRConnectionString is not set", "")
 	}
 	set := &endpointSet{log: log, interval: cfg.HealthInterval}
 	hasPrimary := false
-	for _, st := range settings {
-		cs, err := st.connectionString()
-		if err != nil {
-			return nil, err
+	for _, st := range endpoints {
+		if st.Err != nil {
+			return nil, st.Err
 		}
+		cs := st.ConnectionString
 		var o signalr.ClientOptions
 		if opts != nil {
 			o = *opts
@@ -227,9 +263,9 @@ func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *si
 		}
 		client, err := signalr.NewClient(cs, &o)
 		if err != nil {
-			return nil, apperr.Wrap(err, apperr.CodeConfigEndpoints, st.setting+": the REST client could not be created")
+			return nil, apperr.Wrap(err, apperr.CodeConfigEndpoints, st.Setting+": the REST client could not be created")
 		}
-		ep := &endpoint{name: st.name, primary: st.primary, cs: cs, client: client, hubs: map[string]hubTarget{}}
+		ep := &endpoint{name: st.Name, primary: st.Primary, cs: cs, client: client, hubs: map[string]hubTarget{}}
 		ep.healthy.Store(true)
 		for _, h := range append([]string{cfg.HubName}, cfg.AllowedHubs...) {
 			ep.hubs[strings.ToLower(h)] = hubTarget{
@@ -237,7 +273,7 @@ func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *si
 				audience: cs.ClientAudience(h),
 			}
 		}
-		hasPrimary = hasPrimary || st.primary
+		hasPrimary = hasPrimary || st.Primary
 		set.list = append(set.list, ep)
 	}
 	if !hasPrimary {

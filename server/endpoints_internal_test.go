@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -24,7 +25,7 @@ func testConfig() Config {
 }
 
 func TestCollectEndpointSettings(t *testing.T) {
-	got, err := collectEndpointSettings(testConfig(), []string{
+	got := collectEndpointSettings([]string{
 		"PATH=/bin",
 		"AzureSignalRConnectionString=Endpoint=https://a.service.signalr.net;AccessKey=k;Version=1.0;",
 		"Azure__SignalR__Endpoints__west__secondary=Endpoint=https://w.service.signalr.net;AccessKey=k;Version=1.0;",
@@ -32,9 +33,6 @@ func TestCollectEndpointSettings(t *testing.T) {
 		"Azure__SignalR__Endpoints__east__credential=managedidentity",
 		"Azure__SignalR__Endpoints__east__clientId=11111111-2222-3333-4444-555555555555",
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(got) != 3 {
 		t.Fatalf("got %d endpoints: %+v", len(got), got)
 	}
@@ -61,8 +59,12 @@ func TestCollectEndpointSettings(t *testing.T) {
 		{"Azure__SignalR__Endpoints____primary=x"},
 		{"Azure__SignalR__Endpoints__a__primary__serviceUri__x=y"},
 	} {
-		if _, err := collectEndpointSettings(testConfig(), bad); err == nil {
-			t.Errorf("%v accepted", bad)
+		eps := ReadEndpoints(bad)
+		if len(eps) == 0 || eps[0].Err == nil || apperrCode(eps[0].Err) != "config.endpoints" {
+			t.Errorf("%v accepted: %+v", bad, eps)
+		}
+		if _, err := newEndpointSetFrom(testConfig(), bad, slog.New(slog.DiscardHandler), nil); err == nil {
+			t.Errorf("%v: the handler starts", bad)
 		}
 	}
 	sec := []string{"Azure__SignalR__Endpoints__only__secondary=Endpoint=https://w.service.signalr.net;AccessKey=k;Version=1.0;"}
@@ -70,6 +72,8 @@ func TestCollectEndpointSettings(t *testing.T) {
 		t.Errorf("only secondaries: %v", err)
 	}
 }
+
+func apperrCode(err error) string { return apperr.Code(err) }
 
 type fakeCredential struct{ calls atomic.Int32 }
 

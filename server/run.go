@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -59,9 +58,11 @@ func Run(ctx context.Context, stdout io.Writer) error {
 	return err
 }
 
+// startupError logs a startup failure as one JSON line and returns it as an
+// *apperr.Error, so that the caller can explain it as `handler doctor` does.
 func startupError(stdout io.Writer, err error) error {
 	e := apperr.As(err)
 	hint := e.Body().Error.Hint
 	NewLogger(stdout, "error").Error("startup failed: "+e.Message, "code", e.Code, "hint", hint)
-	return fmt.Errorf("%s: %s (%s)", e.Code, e.Message, hint)
+	return e
 }

@@ -5,12 +5,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/serverless-signalr/functions-go/apperr"
+	"github.com/serverless-signalr/functions-go/doctor"
 	"github.com/serverless-signalr/functions-go/server"
 )
 
@@ -18,7 +21,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "handler:", err)
+		// Settings problems were explained by run; doctor printed its own.
+		if !errors.Is(err, doctor.ErrChecksFailed) && apperr.Code(err) == apperr.CodeInternal {
+			fmt.Fprintln(os.Stderr, "handler:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -30,5 +36,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 1 && args[1] == "doctor" {
 		return runDoctor(ctx, args[2:], getenv, stdout, stderr)
 	}
-	return server.Run(ctx, stdout)
+	err := server.Run(ctx, stdout)
+	if apperr.Code(err) != apperr.CodeInternal && err != nil {
+		// A settings problem: print the finding `handler doctor` would
+		// print, which the Functions host shows in its log.
+		fmt.Fprintln(stderr, doctor.Explain(err))
+	}
+	return err
 }

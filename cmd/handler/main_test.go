@@ -373,6 +373,10 @@ func TestStartupFailsFast(t *testing.T) {
 			if !strings.Contains(string(out), tc.code) {
 				t.Errorf("output lacks code %s:\n%s", tc.code, out)
 			}
+			// The same finding `handler doctor` prints, cause and fix.
+			if !strings.Contains(string(out), "FAIL  settings  ["+tc.code+"]") || !strings.Contains(string(out), "→") {
+				t.Errorf("output lacks the doctor's finding:\n%s", out)
+			}
 			if strings.Contains(string(out), "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH") {
 				t.Errorf("output contains the AccessKey:\n%s", out)
 			}
