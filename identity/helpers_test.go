@@ -1,7 +1,8 @@
 package identity_test
 
 import (
-	"bytes"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,26 +27,8 @@ import (
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 
-// syncBuffer is a bytes.Buffer safe for concurrent slog writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func captureLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func captureLogger() (*slog.Logger, *testutil.SyncBuffer) {
+	buf := &testutil.SyncBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 

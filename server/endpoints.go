@@ -1,11 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -179,6 +180,15 @@ type EndpointConfig struct {
 	Err error
 }
 
+// jsonString returns s as a JSON string literal, without HTML escaping.
+func jsonString(s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
 // ReadEndpoints reads every endpoint setting from environ (KEY=VALUE
 // entries) exactly as the handler does, and parses each.
 func ReadEndpoints(environ []string) []EndpointConfig {
@@ -194,53 +204,51 @@ func ReadEndpoints(environ []string) []EndpointConfig {
 	return out
 }
 
-// connectionString turns an identity-based endpoint setting into the
-// equivalent connection string (Functions' identity-based connections).
+// connectionString parses the endpoint's connection string, or turns its
+// identity-based properties (Functions' identity-based connections:
+// serviceUri, credential, clientId, tenantId, clientSecret, serverEndpoint,
+// clientEndpoint) into the equivalent connection string, parsed by the same
+// rules.
 func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
-	if s.connStr != "" {
-		cs, err := signalr.ParseConnectionString(s.connStr)
-		if err != nil {
-			return nil, connStrError(s.setting, err)
+	text := s.connStr
+	if text == "" {
+		uri := s.identity["serviceuri"]
+		if uri == "" {
+			return nil, apperr.New(apperr.CodeConfigConnStrMissing, s.setting+" is not set (neither a connection string nor "+s.setting+"__serviceUri)", "")
 		}
-		return cs, nil
-	}
-	uri := s.identity["serviceuri"]
-	if uri == "" {
-		return nil, apperr.New(apperr.CodeConfigConnStrMissing, s.setting+" is not set (neither a connection string nor "+s.setting+"__serviceUri)", "")
-	}
-	u, err := url.Parse(strings.TrimRight(uri, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, apperr.New(apperr.CodeConfigConnStrInvalidEndpoint, s.setting+"__serviceUri is not an absolute http(s) URL", "")
-	}
-	cs := &signalr.ConnectionString{Endpoint: u, AuthType: signalr.AuthTypeAzure, Version: "1.0"}
-	for _, p := range []struct {
-		key string
-		dst **url.URL
-	}{{"serverendpoint", &cs.ServerEndpoint}, {"clientendpoint", &cs.ClientEndpoint}} {
-		if v := s.identity[p.key]; v != "" {
-			pu, err := url.Parse(strings.TrimRight(v, "/"))
-			if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				return nil, apperr.New(apperr.CodeConfigConnStrInvalidEndpoint, s.setting+"__"+p.key+" is not an absolute http(s) URL", "")
+		if s.identity["clientcertificate"] != "" {
+			return nil, apperr.New(apperr.CodeConfigEndpoints, s.setting+"__clientCertificate (a certificate store thumbprint) is not supported on Linux", "Use a connection string with AuthType=azure.app;ClientCert=<path>, or a client secret, or a managed identity.")
+		}
+		auth := "azure"
+		switch {
+		case strings.EqualFold(s.identity["credential"], "managedidentity"):
+			auth = "azure.msi"
+		case s.identity["clientid"] != "" && s.identity["tenantid"] != "" && s.identity["clientsecret"] != "":
+			auth = "azure.app"
+		}
+		parts := []string{"Endpoint=" + uri, "AuthType=" + auth, "Version=1.0"}
+		for _, p := range []struct{ prop, key string }{
+			{"serverendpoint", "ServerEndpoint"}, {"clientendpoint", "ClientEndpoint"},
+			{"clientid", "ClientId"}, {"tenantid", "TenantId"}, {"clientsecret", "ClientSecret"},
+		} {
+			v := s.identity[p.prop]
+			if v == "" {
+				continue
 			}
-			*p.dst = pu
+			if strings.Contains(v, ";") {
+				return nil, apperr.New(apperr.CodeConfigEndpoints, s.setting+"__"+p.key+" contains ';', which a connection string cannot hold", "")
+			}
+			parts = append(parts, p.key+"="+v)
 		}
+		text = strings.Join(parts, ";")
 	}
-	cs.ClientID = s.identity["clientid"]
-	cs.TenantID = s.identity["tenantid"]
-	cs.ClientSecret = s.identity["clientsecret"]
-	switch {
-	case strings.EqualFold(s.identity["credential"], "managedidentity"):
-		cs.AuthType = signalr.AuthTypeAzureMSI
-	case cs.ClientID != "" && cs.TenantID != "" && cs.ClientSecret != "":
-		cs.AuthType = signalr.AuthTypeAzureApp
-	case s.identity["clientcertificate"] != "":
-		return nil, apperr.New(apperr.CodeConfigEndpoints, s.setting+"__clientCertificate (a certificate store thumbprint) is not supported on Linux", "Use a connection string with AuthType=azure.app;ClientCert=<path>, or a client secret, or a managed identity.")
+	cs, err := signalr.ParseConnectionString(text)
+	if err != nil {
+		return nil, connStrError(s.setting, err)
 	}
 	return cs, nil
 }
 
-// newEndpointSetFrom builds the endpoints from environ; opts, when not nil,
-// configures every REST client (tests inject transports and credentials).
 func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *signalr.ClientOptions) (*endpointSet, error) {
 	endpoints := ReadEndpoints(environ)
 	if len(endpoints) == 0 {
@@ -269,7 +277,7 @@ func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *si
 		ep.healthy.Store(true)
 		for _, h := range append([]string{cfg.HubName}, cfg.AllowedHubs...) {
 			ep.hubs[strings.ToLower(h)] = hubTarget{
-				urlJSON:  appendJSONString(nil, cs.ClientURL(h)),
+				urlJSON:  jsonString(cs.ClientURL(h)),
 				audience: cs.ClientAudience(h),
 			}
 		}

@@ -291,25 +291,25 @@ func (p *props) build() (*ConnectionString, error) {
 	}
 
 	// ClientEndpoint and ServerEndpoint.
-	if p.has[propClientEndpoint] {
-		u, ok := parseEndpoint(p.val[propClientEndpoint])
-		if !ok {
-			k := p.keyName(propClientEndpoint, "ClientEndpoint")
-			return nil, &ConnectionStringError{Key: k, Code: codeConnStrInvalidClientEP,
-				Message: "invalid value for " + k + ": " + p.quote(p.val[propClientEndpoint]) + " is not an absolute http or https URL",
-				Hint:    "fix or remove ClientEndpoint"}
+	for _, e := range []struct {
+		prop       int
+		name, code string
+		dst        **url.URL
+	}{
+		{propClientEndpoint, "ClientEndpoint", codeConnStrInvalidClientEP, &cs.ClientEndpoint},
+		{propServerEndpoint, "ServerEndpoint", codeConnStrInvalidServerEP, &cs.ServerEndpoint},
+	} {
+		if !p.has[e.prop] {
+			continue
 		}
-		cs.ClientEndpoint = u
-	}
-	if p.has[propServerEndpoint] {
-		u, ok := parseEndpoint(p.val[propServerEndpoint])
+		u, ok := parseEndpoint(p.val[e.prop])
 		if !ok {
-			k := p.keyName(propServerEndpoint, "ServerEndpoint")
-			return nil, &ConnectionStringError{Key: k, Code: codeConnStrInvalidServerEP,
-				Message: "invalid value for " + k + ": " + p.quote(p.val[propServerEndpoint]) + " is not an absolute http or https URL",
-				Hint:    "fix or remove ServerEndpoint"}
+			k := p.keyName(e.prop, e.name)
+			return nil, &ConnectionStringError{Key: k, Code: e.code,
+				Message: "invalid value for " + k + ": " + p.quote(p.val[e.prop]) + " is not an absolute http or https URL",
+				Hint:    "fix or remove " + e.name}
 		}
-		cs.ServerEndpoint = u
+		*e.dst = u
 	}
 
 	// Authentication.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/serverless-signalr/functions-go/internal/testutil"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -55,26 +56,7 @@ func freePort(t *testing.T) string {
 type handlerProc struct {
 	base   string
 	cmd    *exec.Cmd
-	stdout *lockedBuffer
-}
-
-// lockedBuffer collects the child's output; exec writes it from another
-// goroutine while tests read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stdout *testutil.SyncBuffer
 }
 
 // startHandler starts the binary with env (plus a random
@@ -91,7 +73,7 @@ func startHandler(t *testing.T, env ...string) *handlerProc {
 		"FUNCTIONS_HTTPWORKER_PORT=" + port,
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID=test",
 	}, env...)
-	out := &lockedBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {

@@ -1,36 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunPrintsConnectionStringAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-key", "k-for-test", "-log-level", "warn"}, &out)
@@ -67,7 +50,7 @@ func TestRunPrintsConnectionStringAndShutsDown(t *testing.T) {
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	if err := run(context.Background(), []string{"-log-level", "loud"}, &out); err == nil {
 		t.Fatal("want error for bad -log-level")
 	}
