@@ -55,6 +55,9 @@ func runLoad(ctx context.Context, name string, do op, conc int, dur time.Duratio
 					return
 				}
 				err := do(ctx)
+				if err != nil && ctx.Err() != nil {
+					return // cut short: not a failure of the target
+				}
 				if err != nil {
 					w.errs++
 					if w.first == nil {

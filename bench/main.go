@@ -181,7 +181,10 @@ func run(args []string) int {
 		}
 		t0 := time.Now()
 		progress(name + "…")
-		if err := f(); err != nil {
+		if err := f(); err != nil || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				err = context.Cause(ctx)
+			}
 			msg := fmt.Sprintf("%s: %v", name, err)
 			rep.Errors = append(rep.Errors, msg)
 			fmt.Fprintf(out, "!! %s\n\n", msg)
@@ -190,7 +193,7 @@ func run(args []string) int {
 	}
 	section("negotiate", func() error {
 		r, err := benchNegotiate(ctx, cfg, st, progress)
-		if r != nil {
+		if r != nil && ctx.Err() == nil {
 			rep.Negotiate = r
 			r.print(out)
 		}
@@ -199,7 +202,7 @@ func run(args []string) int {
 	st.stopBaseline()
 	section("readiness", func() error {
 		r, err := benchReadiness(ctx, cfg, st)
-		if r != nil {
+		if r != nil && ctx.Err() == nil {
 			rep.Readiness = r
 			r.print(out)
 		}
@@ -207,7 +210,7 @@ func run(args []string) int {
 	})
 	section("tokens", func() error {
 		r, err := benchGo(ctx, cfg)
-		if r != nil {
+		if r != nil && ctx.Err() == nil {
 			rep.Tokens = r
 			r.print(out)
 		}
@@ -215,7 +218,7 @@ func run(args []string) int {
 	})
 	section("broadcast", func() error {
 		r, err := benchBroadcast(ctx, cfg, st, progress)
-		if r != nil {
+		if r != nil && ctx.Err() == nil {
 			rep.Broadcast = r
 			r.print(out)
 			rep.Failures = append(rep.Failures, r.failures()...)
@@ -224,7 +227,7 @@ func run(args []string) int {
 	})
 	section("fanout", func() error {
 		r, err := benchFanout(ctx, cfg, st, progress)
-		if r != nil {
+		if r != nil && ctx.Err() == nil {
 			rep.Fanout = r
 			r.print(out)
 			rep.Failures = append(rep.Failures, r.failures()...)
@@ -243,7 +246,12 @@ func run(args []string) int {
 	if len(rep.Failures) > 0 {
 		fmt.Fprintf(out, "RESULT: FAIL — %s\n", strings.Join(rep.Failures, "; "))
 	} else if len(rep.Errors) > 0 {
-		fmt.Fprintf(out, "RESULT: INCOMPLETE — %d section(s) could not be measured\n", len(rep.Errors))
+		var firsts []string
+		for _, e := range rep.Errors {
+			first, _, _ := strings.Cut(e, "\n")
+			firsts = append(firsts, first)
+		}
+		fmt.Fprintf(out, "RESULT: INCOMPLETE — %s\n", strings.Join(firsts, "; "))
 	} else {
 		fmt.Fprintln(out, "RESULT: OK — no message lost or reordered")
 	}
