@@ -114,7 +114,7 @@ var registry = []Info{
 
 	{CodeNegotiateUnauthenticated, http.StatusUnauthorized, "Anonymous negotiate is refused and the request carried no credentials.", "Send `Authorization: Bearer <token>` (accessTokenFactory in @microsoft/signalr) or enable App Service Authentication; or set ALLOW_ANONYMOUS=true."},
 	{CodeNegotiateInvalidHub, http.StatusBadRequest, "The hub name is not valid for Azure SignalR Service.", "Hub names start with a letter and contain only letters, digits and _`,.[] (at most 128 characters)."},
-	{CodeNegotiateHubNotAllowed, http.StatusForbidden, "The client asked for a hub that is not in the allow-list.", "Add the hub to AzureSignalRHubNames, or drop ?hub= to use the default hub."},
+	{CodeNegotiateHubNotAllowed, http.StatusForbidden, "The client asked for a hub that is not in the allow-list.", "Add the hub to SIGNALR_ALLOWED_HUBS, or drop ?hub= to use the default hub."},
 	{CodeNegotiateTokenTooLarge, http.StatusRequestEntityTooLarge, "The SignalR access token would be longer than the service's 4096-character limit.", "Copy fewer claims into the token (SIGNALR_CLAIM_TYPES) or shorten their values; the error lists the largest claims."},
 	{CodeNegotiateInvalidClaim, http.StatusBadRequest, "A claim could not be placed in the SignalR token (for example a reserved asrs.s.* name).", "Remove the claim type from SIGNALR_CLAIM_TYPES or have the identity provider stop issuing it."},
 	{CodeNegotiateNoEndpoint, http.StatusServiceUnavailable, "No configured SignalR endpoint is healthy.", "Check `GET /api/health` and `handler doctor`; the service may be down or unreachable."},

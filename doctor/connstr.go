@@ -21,24 +21,8 @@ type endpointConf struct {
 	skew      float64
 }
 
-// endpointsEnviron is the environment the endpoints are read from: the
-// process's (with local.settings.json applied), plus the loaded settings'
-// connection string when the environment lacks it (a Config given to Run).
-func (r *runner) endpointsEnviron() []string {
-	env := r.opts.Environ()
-	if r.cfg.ConnectionString != "" {
-		for _, kv := range env {
-			if k, _, _ := strings.Cut(kv, "="); strings.EqualFold(k, "AzureSignalRConnectionString") {
-				return env
-			}
-		}
-		env = append(env[:len(env):len(env)], "AzureSignalRConnectionString="+r.cfg.ConnectionString)
-	}
-	return env
-}
-
 func (r *runner) checkConnectionStrings() {
-	eps := server.ReadEndpoints(r.endpointsEnviron())
+	eps := server.ReadEndpoints(r.cfg, r.opts.Environ())
 	if len(eps) == 0 {
 		r.add(finding("connection string", Fail, apperr.CodeConfigConnStrMissing,
 			"AzureSignalRConnectionString is not set (nor any Azure__SignalR__Endpoints__<name>)", "", nil))

@@ -189,10 +189,22 @@ func jsonString(s string) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-// ReadEndpoints reads every endpoint setting from environ (KEY=VALUE
-// entries) exactly as the handler does, and parses each.
-func ReadEndpoints(environ []string) []EndpointConfig {
-	settings := collectEndpointSettings(environ)
+// ReadEndpoints reads every endpoint setting exactly as the handler does,
+// and parses each: cfg.ConnectionString (AzureSignalRConnectionString; when
+// empty, environ's), and the identity-based and multiple-endpoint settings found in environ
+// (KEY=VALUE entries, as os.Environ returns them).
+func ReadEndpoints(cfg Config, environ []string) []EndpointConfig {
+	env := environ
+	if cfg.ConnectionString != "" { // the loaded setting wins over environ's copy
+		env = make([]string, 0, len(environ)+1)
+		for _, kv := range environ {
+			if k, _, _ := strings.Cut(kv, "="); !strings.EqualFold(k, singleSetting) {
+				env = append(env, kv)
+			}
+		}
+		env = append(env, singleSetting+"="+cfg.ConnectionString)
+	}
+	settings := collectEndpointSettings(env)
 	out := make([]EndpointConfig, 0, len(settings))
 	for _, st := range settings {
 		ec := EndpointConfig{Name: st.name, Setting: st.setting, Primary: st.primary, Err: st.err}
@@ -250,7 +262,7 @@ func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
 }
 
 func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *signalr.ClientOptions) (*endpointSet, error) {
-	endpoints := ReadEndpoints(environ)
+	endpoints := ReadEndpoints(cfg, environ)
 	if len(endpoints) == 0 {
 		return nil, apperr.New(apperr.CodeConfigConnStrMissing, "AzureSignalRConnectionString is not set", "")
 	}

@@ -59,7 +59,7 @@ func TestCollectEndpointSettings(t *testing.T) {
 		{"Azure__SignalR__Endpoints____primary=x"},
 		{"Azure__SignalR__Endpoints__a__primary__serviceUri__x=y"},
 	} {
-		eps := ReadEndpoints(bad)
+		eps := ReadEndpoints(testConfig(), bad)
 		if len(eps) == 0 || eps[0].Err == nil || apperrCode(eps[0].Err) != "config.endpoints" {
 			t.Errorf("%v accepted: %+v", bad, eps)
 		}
