@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/serverless-signalr/functions-go/internal/testutil"
+)
+
+// TestRunServesUntilCancelled calls run in-process: it listens on
+// FUNCTIONS_CUSTOMHANDLER_PORT, answers negotiate, and returns nil once its
+// context is cancelled. (t.Setenv: not parallel.)
+func TestRunServesUntilCancelled(t *testing.T) {
+	port := freePort(t)
+	t.Setenv("FUNCTIONS_CUSTOMHANDLER_PORT", port)
+	t.Setenv("AzureSignalRConnectionString", devConnStr)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &testutil.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"handler"}, os.Getenv, out, io.Discard) }()
+
+	base := "http://127.0.0.1:" + port
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if resp, err = http.Post(base+"/api/negotiate", "text/plain", nil); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("run never listened: %v\n%s", err, out)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"accessToken"`) {
+		t.Errorf("negotiate = %d %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context was cancelled")
+	}
+	if !strings.Contains(out.String(), `"msg":"listening"`) || !strings.Contains(out.String(), `"msg":"stopped"`) {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+// TestRunRefusesBadSettings: run returns the settings error and explains it
+// on stderr as the doctor would, without listening.
+func TestRunRefusesBadSettings(t *testing.T) {
+	t.Setenv("FUNCTIONS_CUSTOMHANDLER_PORT", freePort(t))
+	t.Setenv("AzureSignalRConnectionString", "Endpoint=ftp://x;AccessKey=k")
+	stderr := &testutil.SyncBuffer{}
+	err := run(context.Background(), []string{"handler"}, os.Getenv, io.Discard, stderr)
+	if err == nil || !strings.Contains(err.Error(), "config.connection_string.invalid_endpoint") {
+		t.Fatalf("run = %v", err)
+	}
+	if !strings.Contains(stderr.String(), "FAIL  settings  [config.connection_string.invalid_endpoint]") {
+		t.Errorf("stderr: %s", stderr)
+	}
+}
