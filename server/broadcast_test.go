@@ -249,3 +249,42 @@ func fmtInt(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestOverloadSheddingPerFunction: beyond HANDLER_MAX_IN_FLIGHT, broadcasts
+// are refused at once with 503 request.overloaded, while negotiate (its own
+// bulkhead) keeps answering.
+func TestOverloadSheddingPerFunction(t *testing.T) {
+	hang := make(chan struct{})
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); svc.Close() })
+	h := newHandler(t, map[string]string{
+		"AzureSignalRConnectionString": "Endpoint=" + svc.URL + ";AccessKey=" + devKey + ";Version=1.0;",
+		"HANDLER_MAX_IN_FLIGHT":        "2",
+		"SIGNALR_REST_TIMEOUT":         "3s",
+	})
+	done := make(chan int, 2)
+	for range 2 {
+		go func() {
+			status, _, _ := do(t, "POST", h.URL+"/api/broadcast", `{"target":"t"}`, map[string]string{"Content-Type": "application/json"})
+			done <- status
+		}()
+	}
+	time.Sleep(150 * time.Millisecond) // both broadcasts now hold a slot
+	status, hdr, b := do(t, "POST", h.URL+"/api/broadcast", `{"target":"t"}`, map[string]string{"Content-Type": "application/json"})
+	wantError(t, status, b, http.StatusServiceUnavailable, "request.overloaded")
+	if hdr.Get("Retry-After") == "" {
+		t.Error("no Retry-After on the overload answer")
+	}
+	for range 5 {
+		if status, _, b := do(t, "POST", h.URL+"/api/negotiate", "", nil); status != 200 {
+			t.Fatalf("negotiate while broadcasts are saturated = %d %s", status, b)
+		}
+	}
+	<-done
+	<-done
+}

@@ -67,7 +67,7 @@ type Config struct {
 	LegacyPort string `envconfig:"FUNCTIONS_HTTPWORKER_PORT"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
-	// MaxInFlight bounds concurrent requests; beyond it clients get 503
+	// MaxInFlight bounds concurrent requests per function (negotiate and broadcast each); beyond it clients get 503
 	// request.overloaded at once instead of queueing (0 = no bound).
 	MaxInFlight int `envconfig:"HANDLER_MAX_IN_FLIGHT" default:"0"`
 	// RESTTimeout bounds one try of a REST call to the service.

@@ -14,18 +14,20 @@ import (
 // forwarding is off or the function has other bindings). Both run the same
 // handler; customhandler.Handler adapts the envelope.
 func (s *Server) addRoutes(mux *http.ServeMux) {
-	envelope := func(h http.HandlerFunc) http.Handler {
+	negotiate := s.limitInFlight(&s.negotiateInFlight, http.HandlerFunc(s.handleNegotiate))
+	broadcast := s.limitInFlight(&s.broadcastInFlight, http.HandlerFunc(s.handleBroadcast))
+	envelope := func(h http.Handler) http.Handler {
 		return customhandler.Handler(s.cors.wrap(h), customhandler.Options{Trigger: "req", Output: "res", Logger: s.log})
 	}
 
 	// Host readiness and liveness ping: must answer at once.
 	mux.HandleFunc("GET /{$}", s.handlePing)
 
-	mux.Handle("/api/negotiate", s.cors.wrap(http.HandlerFunc(s.handleNegotiate)))
-	mux.Handle("POST /negotiate", envelope(s.handleNegotiate))
+	mux.Handle("/api/negotiate", s.cors.wrap(negotiate))
+	mux.Handle("POST /negotiate", envelope(negotiate))
 
-	mux.Handle("/api/broadcast", s.cors.wrap(http.HandlerFunc(s.handleBroadcast)))
-	mux.Handle("POST /broadcast", envelope(s.handleBroadcast))
+	mux.Handle("/api/broadcast", s.cors.wrap(broadcast))
+	mux.Handle("POST /broadcast", envelope(broadcast))
 
 	mux.Handle("/api/health", s.cors.wrap(http.HandlerFunc(s.handleHealth)))
 

@@ -32,7 +32,11 @@ type Server struct {
 	hubs              map[string]string // lower-cased allowed hub -> hub as configured
 	defaultHub        string            // lower-cased
 	handler           http.Handler
-	inFlight          atomic.Int64
+	// negotiateInFlight and broadcastInFlight count requests per function:
+	// separate bulkheads, so broadcasts stuck on a sick service can never
+	// use up negotiate's share.
+	negotiateInFlight atomic.Int64
+	broadcastInFlight atomic.Int64
 }
 
 // New validates cfg, parses the connection string(s) and builds the
@@ -79,7 +83,7 @@ func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *si
 
 	mux := http.NewServeMux()
 	s.addRoutes(mux)
-	s.handler = s.recoverPanics(s.limitInFlight(mux))
+	s.handler = s.recoverPanics(mux)
 	return s, nil
 }
 
@@ -162,21 +166,22 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// limitInFlight sheds load beyond HANDLER_MAX_IN_FLIGHT with an immediate
-// 503 instead of letting requests queue until the host times out.
-func (s *Server) limitInFlight(next http.Handler) http.Handler {
+// limitInFlight sheds load beyond HANDLER_MAX_IN_FLIGHT concurrent
+// requests of one function (counted by n) with an immediate 503 instead of
+// letting requests queue until the host times out.
+func (s *Server) limitInFlight(n *atomic.Int64, next http.Handler) http.Handler {
 	max := int64(s.cfg.MaxInFlight)
 	if max <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n := s.inFlight.Add(1); n > max && r.URL.Path != "/" {
-			s.inFlight.Add(-1)
+		if n.Add(1) > max {
+			n.Add(-1)
 			w.Header().Set("Retry-After", "1")
-			s.fail(w, r, apperr.New(apperr.CodeHandlerOverloaded, fmt.Sprintf("more than %d requests are in flight", max), ""))
+			s.fail(w, r, apperr.New(apperr.CodeHandlerOverloaded, fmt.Sprintf("more than %d requests of this function are in flight", max), ""))
 			return
 		}
-		defer s.inFlight.Add(-1)
+		defer n.Add(-1)
 		next.ServeHTTP(w, r)
 	})
 }
