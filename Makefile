@@ -54,7 +54,8 @@ run: handler
 	./handler
 
 ## dev: the local stack: emulator + handler + chat page at http://localhost:7071/chat/
-dev: deps build
+dev: build
+	@scripts/install-deps.sh --no-browser
 	@scripts/dev.sh
 
 ## azurite: local storage for `func start` (needed only for non-HTTP triggers)

@@ -2,6 +2,7 @@
 # Installs everything the build and the tests need on a fresh machine:
 # Go modules, the npm packages of e2e/ (pinned in its package-lock.json) and
 # Debian's chromium for the browser test (no browser download from npm).
+# --no-browser skips chromium (make dev needs only the npm bundle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,10 @@ if [ -f e2e/package.json ]; then
   if [ ! -d e2e/node_modules ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
     (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
   fi
+fi
+
+if [ "${1:-}" = "--no-browser" ]; then
+  exit 0
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then
