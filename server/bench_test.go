@@ -1,10 +1,17 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
+
+	"github.com/serverless-signalr/functions-go/emulator"
+	"github.com/serverless-signalr/functions-go/signalr"
 )
 
 // BenchmarkNegotiate measures the negotiate handler alone (no network), as
@@ -36,3 +43,45 @@ type discardWriter struct {
 func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardWriter) WriteHeader(s int)           { d.status = s }
+
+// BenchmarkBroadcast measures the broadcast handler against an in-process
+// emulator, beside the same REST call made directly with the SDK client
+// (the handler's overhead is the difference).
+func BenchmarkBroadcast(b *testing.B) {
+	emu := emulator.New(emulator.Options{Logger: slog.New(slog.DiscardHandler)})
+	ts := httptest.NewServer(emu)
+	defer ts.Close()
+	defer emu.Close()
+	u, _ := url.Parse(ts.URL)
+	cs := "Endpoint=http://" + u.Hostname() + ";Port=" + u.Port() + ";AccessKey=" + emulator.DefaultAccessKey + ";Version=1.0;"
+	cfg := testConfig()
+	cfg.ConnectionString = cs
+	s, err := newServer(cfg, slog.New(slog.DiscardHandler), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	body := []byte(`{"target":"newMessage","arguments":[{"name":"bench","text":"hello"}]}`)
+	b.Run("handler", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest(http.MethodPost, "/api/broadcast", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			w := &discardWriter{h: http.Header{}}
+			s.ServeHTTP(w, req)
+			if w.status != http.StatusAccepted {
+				b.Fatalf("status %d", w.status)
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		c := s.endpoints.list[0].client
+		msg := signalr.Message{Target: "newMessage", Arguments: json.RawMessage(`[{"name":"bench","text":"hello"}]`)}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.SendToAll(context.Background(), "chat", msg, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -145,19 +145,26 @@ func (s *Server) deliver(ctx context.Context, hub string, it *outputItem) ([]end
 	}
 	out := make([]endpointResult, len(targets))
 	errs := make([]error, len(targets))
+	one := func(i int) {
+		ep := targets[i]
+		err := s.apply(ctx, ep.client, hub, it)
+		out[i] = endpointResult{Name: ep.name, Status: "ok"}
+		if err != nil {
+			errs[i] = err
+			out[i] = endpointResult{Name: ep.name, Status: "failed", Code: signalr.ErrorCode(err), Error: err.Error()}
+		}
+	}
+	// The first endpoint is served on this goroutine: with one endpoint (the
+	// usual case) no goroutine hand-off adds scheduling latency.
 	var wg sync.WaitGroup
-	for i, ep := range targets {
+	for i := 1; i < len(targets); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.apply(ctx, ep.client, hub, it)
-			out[i] = endpointResult{Name: ep.name, Status: "ok"}
-			if err != nil {
-				errs[i] = err
-				out[i] = endpointResult{Name: ep.name, Status: "failed", Code: signalr.ErrorCode(err), Error: err.Error()}
-			}
+			one(i)
 		}()
 	}
+	one(0)
 	wg.Wait()
 	return out, errors.Join(errs...)
 }
