@@ -14,15 +14,23 @@ import (
 // serverless mode without upstream there is no hub to invoke.
 const invocationRefused = "the client sent a hub invocation, but the hub runs in serverless mode without upstream: clients may only receive messages (the emulator, like the service, closes such connections)"
 
-// handleClient serves the WebSocket transport: GET /client/?hub=&id=.
+// handleClient serves the client transports on /client/?hub=&id=: a GET
+// with a WebSocket upgrade, a GET asking for text/event-stream (Server-Sent
+// Events), any other GET (a long poll), POST (client-to-server data on the
+// HTTP transports) and DELETE (end a long-polling connection).
 func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET, OPTIONS")
-		writeError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "", "the client endpoint takes a WebSocket GET; negotiate with POST /client/negotiate?hub=<hub>")
+	switch r.Method {
+	case http.MethodGet:
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			e.handleHTTPTransport(w, r)
+			return
+		}
+	case http.MethodPost, http.MethodDelete:
+		e.handleHTTPTransport(w, r)
 		return
-	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "transport", "only the WebSockets transport is available: the request is not a WebSocket upgrade")
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE, OPTIONS")
+		writeError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "", "the client endpoint takes GET (WebSocket, Server-Sent Events or a long poll), POST (data from the client) and DELETE (end a long-polling connection); negotiate with POST /client/negotiate?hub=<hub>")
 		return
 	}
 	key, msg := hubQuery(r)
@@ -81,6 +89,38 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 	e.serveConn(ws, id, key, user)
 }
 
+// register adds c to its hub, replacing a connection with the same id. It
+// reports false when the emulator is shutting down.
+func (e *Emulator) register(c *conn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	h := e.hubs[c.hub]
+	if h == nil {
+		h = newHub()
+		e.hubs[c.hub] = h
+	}
+	if old := h.conns[c.id]; old != nil {
+		old.requestClose("another connection used the same connection id", false, websocket.StatusPolicyViolation)
+		h.remove(old)
+	}
+	h.add(c)
+	return true
+}
+
+// unregister removes c from its hub (users, groups) and forgets an empty
+// hub. Removing a connection that is no longer registered does nothing.
+func (e *Emulator) unregister(c *conn) {
+	e.mu.Lock()
+	if h := e.hubs[c.hub]; h != nil {
+		h.remove(c)
+		e.dropIfEmpty(c.hub, h)
+	}
+	e.mu.Unlock()
+}
+
 // serveConn runs the handshake, registers the connection and reads until the
 // socket closes.
 func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
@@ -106,26 +146,13 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 	// The handshake response goes first in the queue, and the connection is
 	// registered before the client can see it: a REST call made right after
 	// the client's handshake completes finds the connection.
-	c := newConn(id, key, user, ws, e.queueSize, e.log)
+	c := newConn(id, key, user, wsSink{ws}, e.queueSize, e.log)
 	c.queue <- handshakeOK
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	if !e.register(c) {
 		_ = ws.Write(ctx, websocket.MessageText, encodeClose("the emulator is shutting down"))
 		_ = ws.Close(websocket.StatusGoingAway, "")
 		return
 	}
-	h := e.hubs[key]
-	if h == nil {
-		h = newHub()
-		e.hubs[key] = h
-	}
-	if old := h.conns[id]; old != nil {
-		old.requestClose("another connection used the same connection id", false, websocket.StatusPolicyViolation)
-		h.remove(old)
-	}
-	h.add(c)
-	e.mu.Unlock()
 	e.log.Debug("emulator: client connected", "hub", key, "connectionId", id, "user", user)
 
 	writerDone := make(chan struct{})
@@ -134,19 +161,12 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 		c.writeLoop(ctx, e.pingInterval)
 	}()
 
-	e.readLoop(ctx, c, rest)
+	e.readLoop(ctx, c, ws, rest)
 
 	cancel()
 	<-writerDone
 	ws.CloseNow()
-	e.mu.Lock()
-	if h := e.hubs[key]; h != nil {
-		h.remove(c)
-		if h.empty() {
-			delete(e.hubs, key)
-		}
-	}
-	e.mu.Unlock()
+	e.unregister(c)
 	e.log.Debug("emulator: client disconnected", "hub", key, "connectionId", id)
 }
 
@@ -186,41 +206,45 @@ func readHandshake(ctx context.Context, ws *websocket.Conn) ([]byte, []byte, err
 	}
 }
 
-// readLoop reads client records until the socket closes. Pings are
-// ignored; invocations close the connection as the service does.
-func (e *Emulator) readLoop(ctx context.Context, c *conn, buf []byte) {
-	process := func() bool {
-		recs, rest := splitRecords(buf)
-		for _, rec := range recs {
-			t, err := messageType(rec)
-			if err != nil {
-				c.requestClose("invalid message from client: "+err.Error(), false, websocket.StatusPolicyViolation)
-				return false
-			}
-			switch t {
-			case msgPing, msgCompletion, msgStreamItem, msgCancelInvocation:
-				// Nothing to do: no upstream in serverless mode.
-			case msgInvocation, msgStreamInvocation:
-				c.requestClose(invocationRefused, false, websocket.StatusNormalClosure)
-				return false
-			case msgClose:
-				c.requestClose("", false, websocket.StatusNormalClosure)
-				return false
-			default:
-				c.requestClose(fmt.Sprintf("unknown message type %d", t), false, websocket.StatusPolicyViolation)
-				return false
-			}
+// consume handles the complete client records at the start of buf and
+// returns the unfinished rest. Pings and the other messages that need no
+// upstream are ignored; invocations close the connection as the service
+// does. ok is false once the connection is closing: later data is ignored.
+func (c *conn) consume(buf []byte) (rest []byte, ok bool) {
+	recs, rest := splitRecords(buf)
+	for _, rec := range recs {
+		t, err := messageType(rec)
+		if err != nil {
+			c.requestClose("invalid message from client: "+err.Error(), false, websocket.StatusPolicyViolation)
+			return nil, false
 		}
-		if len(rest) > readLimit {
-			c.requestClose("record too large", false, websocket.StatusMessageTooBig)
-			return false
+		switch t {
+		case msgPing, msgCompletion, msgStreamItem, msgCancelInvocation:
+			// Nothing to do: no upstream in serverless mode.
+		case msgInvocation, msgStreamInvocation:
+			c.requestClose(invocationRefused, false, websocket.StatusNormalClosure)
+			return nil, false
+		case msgClose:
+			c.requestClose("", false, websocket.StatusNormalClosure)
+			return nil, false
+		default:
+			c.requestClose(fmt.Sprintf("unknown message type %d", t), false, websocket.StatusPolicyViolation)
+			return nil, false
 		}
-		buf = append(buf[:0], rest...)
-		return true
 	}
-	ok := process()
+	if len(rest) > readLimit {
+		c.requestClose("record too large", false, websocket.StatusMessageTooBig)
+		return nil, false
+	}
+	return rest, true
+}
+
+// readLoop reads client records until the socket closes.
+func (e *Emulator) readLoop(ctx context.Context, c *conn, ws *websocket.Conn, buf []byte) {
+	buf, ok := c.consume(buf)
+	buf = append([]byte(nil), buf...)
 	for {
-		_, data, err := c.ws.Read(ctx)
+		_, data, err := ws.Read(ctx)
 		if err != nil {
 			return
 		}
@@ -228,6 +252,8 @@ func (e *Emulator) readLoop(ctx context.Context, c *conn, buf []byte) {
 			continue // closing: keep reading so the close handshake completes
 		}
 		buf = append(buf, data...)
-		ok = process()
+		var rest []byte
+		rest, ok = c.consume(buf)
+		buf = append(buf[:0], rest...)
 	}
 }

@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -16,10 +17,12 @@ func TestNegotiateShape(t *testing.T) {
 	if n.URL != nil || n.AccessToken != nil || n.UseStatefulReconnect != nil {
 		t.Fatalf("negotiate must not carry url/accessToken/useStatefulReconnect: %+v", n)
 	}
-	if len(n.AvailableTransports) != 1 || n.AvailableTransports[0].Transport != "WebSockets" ||
-		len(n.AvailableTransports[0].TransferFormats) != 2 ||
-		n.AvailableTransports[0].TransferFormats[0] != "Text" || n.AvailableTransports[0].TransferFormats[1] != "Binary" {
-		t.Fatalf("transports = %+v", n.AvailableTransports)
+	var got []string
+	for _, tr := range n.AvailableTransports {
+		got = append(got, tr.Transport+":"+strings.Join(tr.TransferFormats, ","))
+	}
+	if want := "WebSockets:Text,Binary ServerSentEvents:Text LongPolling:Text,Binary"; strings.Join(got, " ") != want {
+		t.Fatalf("transports = %q, want %q", got, want)
 	}
 }
 

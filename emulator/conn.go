@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,14 +20,32 @@ const closeWriteTimeout = time.Second
 // maxBatchBytes caps how many queued records one frame carries.
 const maxBatchBytes = 64 << 10
 
+// sink is the transport side of a connection: where its single writer puts
+// records (a WebSocket, a Server-Sent Events stream or a long-polling
+// outbox). Only the writer goroutine calls write, writer and end; kill may be
+// called from any goroutine.
+type sink interface {
+	// write sends b (whole records) as one unit: a frame, an event, a poll
+	// answer. ctx bounds the write.
+	write(ctx context.Context, b []byte) error
+	// writer returns a writer for one unit made of several records; each
+	// Write carries whole records, Close sends the unit.
+	writer(ctx context.Context) (io.WriteCloser, error)
+	// end finishes the transport after the last record (the WebSocket close
+	// handshake, the end of the event stream, 204 to polls).
+	end(status websocket.StatusCode)
+	// kill tears the transport down at once.
+	kill()
+}
+
 // conn is one client connection. Exactly one goroutine (writeLoop) writes to
-// ws; everybody else hands it records through queue, which never blocks: a
+// out; everybody else hands it records through queue, which never blocks: a
 // full queue disconnects the connection as a slow consumer.
 type conn struct {
 	id   string
 	hub  string
 	user string
-	ws   *websocket.Conn
+	out  sink
 	log  *slog.Logger
 
 	queue   chan []byte
@@ -35,6 +54,10 @@ type conn struct {
 	reason  string // Close message error text; set before closing is closed
 	drain   bool   // flush the queue before the Close message
 	status  websocket.StatusCode
+	// final replaces the Close message when finalSet (nil: write nothing),
+	// for handshake failures on the HTTP transports.
+	final    []byte
+	finalSet bool
 	// abort cancels in-flight writes when a close must not wait for the
 	// client (slow consumer).
 	abortCtx context.Context
@@ -44,7 +67,7 @@ type conn struct {
 	groups map[string]struct{}
 }
 
-func newConn(id, hubKey, user string, ws *websocket.Conn, queueSize int, log *slog.Logger) *conn {
+func newConn(id, hubKey, user string, out sink, queueSize int, log *slog.Logger) *conn {
 	abortCtx, abort := context.WithCancel(context.Background())
 	return &conn{
 		abortCtx: abortCtx,
@@ -52,7 +75,7 @@ func newConn(id, hubKey, user string, ws *websocket.Conn, queueSize int, log *sl
 		id:       id,
 		hub:      hubKey,
 		user:     user,
-		ws:       ws,
+		out:      out,
 		log:      log,
 		queue:    make(chan []byte, queueSize),
 		closing:  make(chan struct{}),
@@ -90,15 +113,31 @@ func (c *conn) requestClose(reason string, drain bool, status websocket.StatusCo
 	})
 }
 
+// requestCloseFinal is requestClose with final written instead of a Close
+// message (nil: nothing), without flushing the queue.
+func (c *conn) requestCloseFinal(final []byte) {
+	c.once.Do(func() {
+		c.final = final
+		c.finalSet = true
+		c.status = websocket.StatusPolicyViolation
+		close(c.closing)
+	})
+}
+
 // writeLoop is the single writer. It returns when ctx ends (the reader saw
-// the socket close) or after it has closed the socket itself.
+// the socket close) or after it has closed the socket itself. A zero
+// pingInterval sends no pings (long polling keeps itself alive).
 func (c *conn) writeLoop(parent context.Context, pingInterval time.Duration) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer context.AfterFunc(c.abortCtx, cancel)()
 	defer c.abort()
-	ticker := time.NewTicker(pingInterval)
-	defer ticker.Stop()
+	var tick <-chan time.Time
+	if pingInterval > 0 {
+		ticker := time.NewTicker(pingInterval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -106,12 +145,12 @@ func (c *conn) writeLoop(parent context.Context, pingInterval time.Duration) {
 		case b := <-c.queue:
 			if err := c.writeBatch(ctx, b); err != nil {
 				c.log.Debug("emulator: write failed", "connectionId", c.id, "err", err)
-				c.ws.CloseNow()
+				c.out.kill()
 				return
 			}
-		case <-ticker.C:
+		case <-tick:
 			if err := c.write(ctx, pingRecord); err != nil {
-				c.ws.CloseNow()
+				c.out.kill()
 				return
 			}
 		case <-c.closing:
@@ -128,7 +167,7 @@ func (c *conn) finish(ctx context.Context) {
 			select {
 			case b := <-c.queue:
 				if err := c.writeBatch(ctx, b); err != nil {
-					c.ws.CloseNow()
+					c.out.kill()
 					return
 				}
 				continue
@@ -137,37 +176,42 @@ func (c *conn) finish(ctx context.Context) {
 			break
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, closeWriteTimeout)
-	err := c.ws.Write(wctx, websocket.MessageText, encodeClose(c.reason))
-	cancel()
-	if err != nil {
-		c.ws.CloseNow()
-		return
+	last := encodeClose(c.reason)
+	if c.finalSet {
+		last = c.final
+	}
+	if last != nil {
+		wctx, cancel := context.WithTimeout(ctx, closeWriteTimeout)
+		err := c.out.write(wctx, last)
+		cancel()
+		if err != nil {
+			c.out.kill()
+			return
+		}
 	}
 	status := c.status
 	if status == 0 {
 		status = websocket.StatusNormalClosure
 	}
-	// Close waits (bounded by the library) for the client's close frame,
-	// which the reader goroutine consumes.
-	_ = c.ws.Close(status, "")
+	c.out.end(status)
 }
 
 func (c *conn) write(ctx context.Context, b []byte) error {
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
-	return c.ws.Write(wctx, websocket.MessageText, b)
+	return c.out.write(wctx, b)
 }
 
 // writeBatch writes first plus whatever else is already queued (up to
-// maxBatchBytes) as one text frame: several records per frame are allowed.
+// maxBatchBytes) as one unit (a text frame, an event, a poll answer):
+// several records per unit are allowed.
 func (c *conn) writeBatch(ctx context.Context, first []byte) error {
 	if len(c.queue) == 0 {
 		return c.write(ctx, first)
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
-	w, err := c.ws.Writer(wctx, websocket.MessageText)
+	w, err := c.out.writer(wctx)
 	if err != nil {
 		return err
 	}
@@ -190,3 +234,20 @@ func (c *conn) writeBatch(ctx context.Context, first []byte) error {
 	}
 	return w.Close()
 }
+
+// wsSink is the WebSocket transport.
+type wsSink struct{ ws *websocket.Conn }
+
+func (s wsSink) write(ctx context.Context, b []byte) error {
+	return s.ws.Write(ctx, websocket.MessageText, b)
+}
+
+func (s wsSink) writer(ctx context.Context) (io.WriteCloser, error) {
+	return s.ws.Writer(ctx, websocket.MessageText)
+}
+
+// end waits (bounded by the library) for the client's close frame, which
+// the reader goroutine consumes.
+func (s wsSink) end(status websocket.StatusCode) { _ = s.ws.Close(status, "") }
+
+func (s wsSink) kill() { s.ws.CloseNow() }

@@ -48,6 +48,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// Now is the clock for token expiry and group ttl; time.Now when nil.
 	Now func() time.Time
+	// PollTimeout is how long a long poll waits for messages before it
+	// answers 200 empty; DefaultPollTimeout (90 s) when zero. A
+	// long-polling client with no poll outstanding for twice this long is
+	// considered gone.
+	PollTimeout time.Duration
 }
 
 // Emulator is an in-memory Azure SignalR Service in serverless mode. It is
@@ -60,12 +65,16 @@ type Emulator struct {
 	queueSize    int
 	maxBody      int64
 	now          func() time.Time
+	pollTimeout  time.Duration
 
 	mu      sync.RWMutex
 	hubs    map[string]*hub
 	pending map[string]pendingConn
-	closed  bool
-	wg      sync.WaitGroup
+	// httpConns holds the Server-Sent Events and long-polling connections
+	// by connection token.
+	httpConns map[string]*httpConn
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 // pendingConn is a negotiated connection waiting for its WebSocket.
@@ -85,8 +94,10 @@ func New(opts Options) *Emulator {
 		queueSize:    opts.QueueSize,
 		maxBody:      opts.MaxBodyBytes,
 		now:          opts.Now,
+		pollTimeout:  opts.PollTimeout,
 		hubs:         map[string]*hub{},
 		pending:      map[string]pendingConn{},
+		httpConns:    map[string]*httpConn{},
 	}
 	if e.accessKey == "" {
 		e.accessKey = DefaultAccessKey
@@ -106,6 +117,9 @@ func New(opts Options) *Emulator {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.pollTimeout <= 0 {
+		e.pollTimeout = DefaultPollTimeout
 	}
 	return e
 }
@@ -161,6 +175,9 @@ func (e *Emulator) Close() error {
 			all = append(all, c)
 		}
 	}
+	for _, hc := range e.httpConns {
+		all = append(all, hc.c) // also those still before their handshake
+	}
 	e.mu.Unlock()
 	for _, c := range all {
 		c.requestClose("the emulator is shutting down", true, websocket.StatusGoingAway)
@@ -196,7 +213,7 @@ func hubQuery(r *http.Request) (string, string) {
 	return strings.ToLower(vals[0]), ""
 }
 
-// negotiateResponse is negotiate version 1 with WebSockets only.
+// negotiateResponse is negotiate version 1.
 type negotiateResponse struct {
 	NegotiateVersion    int                  `json:"negotiateVersion"`
 	ConnectionID        string               `json:"connectionId"`
@@ -249,13 +266,19 @@ func (e *Emulator) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 	e.mu.Unlock()
 	e.log.Debug("emulator: negotiated", "hub", key, "connectionId", pc.id, "user", pc.user)
 	writeJSON(w, negotiateResponse{
-		NegotiateVersion: 1,
-		ConnectionID:     pc.id,
-		ConnectionToken:  token,
-		AvailableTransports: []availableTransport{
-			{Transport: "WebSockets", TransferFormats: []string{"Text", "Binary"}},
-		},
+		NegotiateVersion:    1,
+		ConnectionID:        pc.id,
+		ConnectionToken:     token,
+		AvailableTransports: availableTransports,
 	})
+}
+
+// availableTransports is what negotiate offers, in the client's order of
+// preference (the service's list). Server-Sent Events carry text only.
+var availableTransports = []availableTransport{
+	{Transport: "WebSockets", TransferFormats: []string{"Text", "Binary"}},
+	{Transport: "ServerSentEvents", TransferFormats: []string{"Text"}},
+	{Transport: "LongPolling", TransferFormats: []string{"Text", "Binary"}},
 }
 
 // remoteHost is for logs only.

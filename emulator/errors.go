@@ -15,6 +15,8 @@ const (
 	codePayloadTooLarge       = "Error.PayloadTooLarge"
 	codeNotFound              = "Error.NotFound"
 	codeMethodNotAllowed      = "Error.MethodNotAllowed"
+	codeForbidden             = "Error.Forbidden"
+	codeConflict              = "Error.Conflict"
 	codeUnavailable           = "Error.ServiceUnavailable"
 	codeWarnConnNotExisted    = "Warning.Connection.NotExisted"
 	codeWarnUserNotExisted    = "Warning.User.NotExisted"
