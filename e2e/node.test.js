@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
 
+import { HttpTransportType } from "@microsoft/signalr";
+
 import { connect, jwtPayload, withTimeout } from "./lib/client.js";
 import {
   broadcast, broadcastMissing, emulatorBroadcast, emulatorREST, hub, newSecret, nowSeconds, signHS256,
@@ -246,6 +248,43 @@ describe("handler + emulator with @microsoft/signalr in Node", () => {
     const err = await withTimeout(c.closed, 5000, "onclose");
     assert.ok(err instanceof Error, `onclose got ${err} instead of an Error`);
     assert.match(err.message, new RegExp(reason), `onclose error ${JSON.stringify(err.message)} lacks the reason`);
+  });
+
+  for (const [name, transport] of [["Server-Sent Events", HttpTransportType.ServerSentEvents], ["long polling", HttpTransportType.LongPolling]]) {
+    test(`over ${name} a client negotiates through the handler, receives a broadcast, and a REST close ends it with the reason`, async (t) => {
+      const c = await open({ targets, transport });
+      assert.equal(c.conn.connection.transport?.constructor?.name,
+        transport === HttpTransportType.ServerSentEvents ? "ServerSentEventsTransport" : "LongPollingTransport",
+        `the client did not use ${name}`);
+      if (!skipBroadcast) {
+        const text = `over ${name} ${randomUUID()}`;
+        await send({ target: "newMessage", arguments: [{ name: "e2e", text }] });
+        const [got] = await c.next("newMessage", (m) => m?.text === text);
+        assert.deepEqual(got, { name: "e2e", text });
+        // Several messages in a row arrive in order.
+        const tags = [1, 2, 3, 4, 5].map((i) => `${i} ${randomUUID()}`);
+        for (const tag of tags) await send({ target: "newMessage", arguments: [{ name: "e2e", text: tag }] });
+        await c.next("newMessage", (m) => m?.text === tags[4]);
+        assert.deepEqual(c.inbox("newMessage").map(([m]) => m.text).slice(-5), tags);
+      }
+      const reason = `e2e closes ${name} ${randomUUID()}`;
+      const res = await emulatorREST(stack.emulator, "DELETE", `/connections/${encodeURIComponent(c.connectionId)}`, { query: { reason } });
+      assert.equal(res.status, 200, res.text);
+      const err = await withTimeout(c.closed, 5000, "onclose");
+      assert.ok(err instanceof Error, `onclose got ${err} instead of an Error`);
+      assert.match(err.message, new RegExp(reason), `onclose error ${JSON.stringify(err.message)} lacks the reason`);
+      const gone = await emulatorREST(stack.emulator, "HEAD", `/connections/${encodeURIComponent(c.connectionId)}`);
+      assert.equal(gone.status, 404, "the closed connection still exists");
+    });
+  }
+
+  test("a long-polling client that stops is removed from the emulator at once", async () => {
+    const c = await open({ targets, transport: HttpTransportType.LongPolling });
+    const id = c.connectionId;
+    assert.equal((await emulatorREST(stack.emulator, "HEAD", `/connections/${encodeURIComponent(id)}`)).status, 200);
+    await withTimeout(c.conn.stop(), 5000, "stop");
+    const res = await emulatorREST(stack.emulator, "HEAD", `/connections/${encodeURIComponent(id)}`);
+    assert.equal(res.status, 404, "the stopped connection still exists (the client's DELETE did not end it)");
   });
 
   test("an expired bearer token is refused by the handler with an explanatory 401", async () => {
