@@ -205,3 +205,40 @@ func TestLongPollingSlowConsumer(t *testing.T) {
 	}
 	e.waitGone("chat", n.ConnectionID)
 }
+
+// TestHTTPTransportCORSPreflight: a browser's preflight for the POST and
+// DELETE of the HTTP transports is allowed with credentials, and the actual
+// answers carry the CORS headers too.
+func TestHTTPTransportCORSPreflight(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	const origin = "http://localhost:5173"
+	for _, method := range []string{"POST", "DELETE", "GET"} {
+		req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/client/?hub=chat&id=x", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", method)
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type,x-requested-with,x-signalr-user-agent")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if resp.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != origin || h.Get("Access-Control-Allow-Credentials") != "true" ||
+			!strings.Contains(h.Get("Access-Control-Allow-Methods"), method) ||
+			h.Get("Access-Control-Allow-Headers") != "authorization,content-type,x-requested-with,x-signalr-user-agent" {
+			t.Fatalf("preflight for %s: %d %v", method, resp.StatusCode, h)
+		}
+	}
+	c := e.connectLongPolling("chat", "")
+	req, _ := http.NewRequest(http.MethodDelete, e.clientURL("chat", c.token), nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Authorization", "Bearer "+c.bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 || resp.Header.Get("Access-Control-Allow-Origin") != origin || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("DELETE with Origin: %d %v", resp.StatusCode, resp.Header)
+	}
+}
