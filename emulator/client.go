@@ -10,6 +10,28 @@ import (
 	"github.com/coder/websocket"
 )
 
+// authorizeClient checks the hub and the client token of a request on the
+// client endpoint, every transport alike, and answers the explanatory
+// error itself when they do not pass.
+func (e *Emulator) authorizeClient(w http.ResponseWriter, r *http.Request) (hubKey string, p principal, ok bool) {
+	key, msg := hubQuery(r)
+	if msg != "" {
+		writeError(w, r, http.StatusBadRequest, codeInvalidHubName, "hub", msg)
+		return "", principal{}, false
+	}
+	raw := bearerToken(r, true)
+	if raw == "" {
+		writeUnauthorized(w, r, missingTokenMessage(true))
+		return "", principal{}, false
+	}
+	p, err := e.validate(raw, checkClientAudience(r, key))
+	if err != nil {
+		writeUnauthorized(w, r, err.Error())
+		return "", principal{}, false
+	}
+	return key, p, true
+}
+
 // invocationRefused is the Close error for client-to-server messages: in
 // serverless mode without upstream there is no hub to invoke.
 const invocationRefused = "the client sent a hub invocation, but the hub runs in serverless mode without upstream: clients may only receive messages (the emulator, like the service, closes such connections)"
@@ -20,32 +42,18 @@ const invocationRefused = "the client sent a hub invocation, but the hub runs in
 // HTTP transports) and DELETE (end a long-polling connection).
 func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
-	case http.MethodGet:
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			e.handleHTTPTransport(w, r)
-			return
-		}
-	case http.MethodPost, http.MethodDelete:
-		e.handleHTTPTransport(w, r)
-		return
+	case http.MethodGet, http.MethodPost, http.MethodDelete:
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE, OPTIONS")
 		writeError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "", "the client endpoint takes GET (WebSocket, Server-Sent Events or a long poll), POST (data from the client) and DELETE (end a long-polling connection); negotiate with POST /client/negotiate?hub=<hub>")
 		return
 	}
-	key, msg := hubQuery(r)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, codeInvalidHubName, "hub", msg)
+	key, p, ok := e.authorizeClient(w, r)
+	if !ok {
 		return
 	}
-	raw := bearerToken(r, true)
-	if raw == "" {
-		writeUnauthorized(w, r, missingTokenMessage(true))
-		return
-	}
-	p, err := e.validate(raw, checkClientAudience(r, key))
-	if err != nil {
-		writeUnauthorized(w, r, err.Error())
+	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		e.handleHTTPTransport(w, r, key, p)
 		return
 	}
 	id, user := newID(), p.user

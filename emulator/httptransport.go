@@ -58,24 +58,9 @@ type httpConn struct {
 // handleHTTPTransport serves GET (event stream or poll), POST and DELETE on
 // /client/ for the Server-Sent Events and long-polling transports. Every
 // request carries the client token (Authorization header, or the
-// access_token query that EventSource needs) and is checked like the
-// WebSocket upgrade.
-func (e *Emulator) handleHTTPTransport(w http.ResponseWriter, r *http.Request) {
-	key, msg := hubQuery(r)
-	if msg != "" {
-		writeError(w, r, http.StatusBadRequest, codeInvalidHubName, "hub", msg)
-		return
-	}
-	raw := bearerToken(r, true)
-	if raw == "" {
-		writeUnauthorized(w, r, missingTokenMessage(true))
-		return
-	}
-	p, err := e.validate(raw, checkClientAudience(r, key))
-	if err != nil {
-		writeUnauthorized(w, r, err.Error())
-		return
-	}
+// access_token query that EventSource needs), already checked by
+// authorizeClient like the WebSocket upgrade.
+func (e *Emulator) handleHTTPTransport(w http.ResponseWriter, r *http.Request, key string, p principal) {
 	ids := r.URL.Query()["id"]
 	if len(ids) != 1 || ids[0] == "" {
 		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "id",
