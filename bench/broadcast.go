@@ -166,18 +166,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 	waitUntil(ctx, 15*time.Second, func() bool { return tr.newMsgs.Load() >= r.Expected })
 	r.Received = tr.newMsgs.Load()
 	r.Lost = max(0, r.Expected-r.Received)
-	for _, c := range listeners {
-		select {
-		case <-c.done:
-			r.Disconnected++
-			c.mu.Lock()
-			if r.DisconnectBy == "" {
-				r.DisconnectBy = c.closeErr
-			}
-			c.mu.Unlock()
-		default:
-		}
-	}
+	r.Disconnected, r.DisconnectBy = disconnected(listeners)
 	for _, ph := range r.Phases {
 		for _, x := range append(append(append([]loadResult{}, ph.Handler...), ph.SDK...), ph.Raw...) {
 			if x.Errors > 0 {

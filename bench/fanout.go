@@ -129,18 +129,7 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 	if !last.IsZero() {
 		r.BurstAll = last.Sub(b0)
 	}
-	for _, c := range clients {
-		select {
-		case <-c.done:
-			r.Disconnected++
-			c.mu.Lock()
-			if r.DisconnectBy == "" {
-				r.DisconnectBy = c.closeErr
-			}
-			c.mu.Unlock()
-		default:
-		}
-	}
+	r.Disconnected, r.DisconnectBy = disconnected(clients)
 	return r, ctx.Err()
 }
 

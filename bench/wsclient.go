@@ -329,6 +329,24 @@ func connectMany(ctx context.Context, hc *http.Client, handlerNegotiate string, 
 }
 
 // closeAll closes every client, 64 at a time.
+// disconnected counts the clients whose connection has ended, and returns
+// the first close reason seen.
+func disconnected(clients []*hubClient) (n int, firstReason string) {
+	for _, c := range clients {
+		select {
+		case <-c.done:
+			n++
+			c.mu.Lock()
+			if firstReason == "" {
+				firstReason = c.closeErr
+			}
+			c.mu.Unlock()
+		default:
+		}
+	}
+	return n, firstReason
+}
+
 func closeAll(clients []*hubClient) {
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
