@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/serverless-signalr/functions-go/internal/testutil"
+	"github.com/serverless-signalr/functions-go/server"
 
 	"bytes"
 	"context"
@@ -189,6 +190,37 @@ func TestHostConformance(t *testing.T) {
 	if !forwarding {
 		t.Errorf("host.json enableForwardingHttpRequest is false; negotiate and broadcast are http-in/http-out functions")
 	}
+	if prefix != server.RoutePrefix {
+		t.Errorf("host.json routePrefix = %q; the handler serves /%s/…", prefix, server.RoutePrefix)
+	}
+	// Every function the handler serves has its folder, declared as the
+	// handler expects, and every folder is a function the handler serves.
+	declared := map[string]function{}
+	for _, f := range fns {
+		declared[f.Name] = f
+	}
+	for _, want := range server.Functions() {
+		f, ok := declared[want.Name]
+		if !ok {
+			t.Errorf("no %s/function.json: the host would answer 404 for /%s/%s", want.Name, prefix, want.Route)
+			continue
+		}
+		for _, b := range f.Bindings {
+			if b.Type != "httpTrigger" {
+				continue
+			}
+			methods := strings.ToLower(strings.Join(b.Methods, ","))
+			if b.Route != want.Route || methods != strings.Join(want.Methods, ",") || b.AuthLevel != want.AuthLevel {
+				t.Errorf("%s/function.json declares route %q methods %q authLevel %q; the handler serves route %q methods %q authLevel %q",
+					want.Name, b.Route, methods, b.AuthLevel, want.Route, strings.Join(want.Methods, ","), want.AuthLevel)
+			}
+		}
+		delete(declared, want.Name)
+	}
+	for name := range declared {
+		t.Errorf("%s/function.json declares a function the handler does not serve", name)
+	}
+
 	p := startHandler(t, "AzureSignalRConnectionString="+devConnStr)
 	for _, f := range fns {
 		t.Run(f.Name, func(t *testing.T) {
@@ -242,7 +274,7 @@ func TestHostConformance(t *testing.T) {
 			}
 			env := map[string]any{
 				"Data": map[string]any{trig.Name: map[string]any{
-					"Url": "http://localhost:7071" + path, "Method": "POST",
+					"Url": "http://localhost:7071" + path, "Method": envelopeMethod(methods),
 					"Query":   map[string]string{},
 					"Headers": map[string][]string{"Content-Type": {"application/json"}},
 					"Body":    `{"target":"t","arguments":[]}`,
@@ -281,7 +313,7 @@ func TestHostConformance(t *testing.T) {
 			if !ok {
 				t.Fatalf("JSON mode Outputs lacks %q: %s", outName, body)
 			}
-			if res.StatusCode == 0 || res.StatusCode == http.StatusNotFound {
+			if res.StatusCode == 0 || res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusMethodNotAllowed {
 				t.Errorf("JSON mode Outputs.%s.statusCode = %d: %s", outName, res.StatusCode, res.Body)
 			}
 		})
@@ -423,4 +455,14 @@ func TestNoSecretInLogs(t *testing.T) {
 			t.Errorf("log output contains a secret (%.12s…):\n%s", s, out)
 		}
 	}
+}
+
+// envelopeMethod is the method a JSON-mode call uses: POST when declared.
+func envelopeMethod(methods []string) string {
+	for _, m := range methods {
+		if strings.EqualFold(m, "post") {
+			return "POST"
+		}
+	}
+	return strings.ToUpper(methods[0])
 }
