@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/server"
 	"github.com/serverless-signalr/functions-go/signalr"
@@ -36,6 +38,14 @@ type Options struct {
 	// URL, when set, is the base URL of a running handler
 	// (http://localhost:7071/api) for the end-to-end negotiate check.
 	URL string
+	// Token, when set, is sent as "Authorization: Bearer <Token>" on the
+	// negotiate POST to URL, as accessTokenFactory makes @microsoft/signalr
+	// do. It is never printed.
+	Token string
+	// Credential, when not nil, replaces the Microsoft Entra ID credential
+	// derived from an Entra ID connection string (signalr.NewCredential)
+	// in the auth and signing-key checks; tests pass a fake.
+	Credential azcore.TokenCredential
 	// Timeout bounds each network step; 0 means [DefaultTimeout].
 	Timeout time.Duration
 	// Publish requires the executable to be a linux/amd64 ELF file.
@@ -103,6 +113,11 @@ func Run(ctx context.Context, opts Options) []Finding {
 	r.checkTokenSize()
 	r.checkCORS()
 	r.checkEndToEnd(ctx)
+	secrets := []string{opts.Token}
+	for _, ep := range r.endpoints {
+		secrets = append(secrets, ep.cs.AccessKey, ep.cs.ClientSecret)
+	}
+	redactFindings(r.findings, secrets...)
 	return r.findings
 }
 
@@ -181,8 +196,8 @@ func truncate(s string, n int) string {
 }
 
 // Main runs `handler doctor` with args (the arguments after "doctor"):
-// flags --dir, --user, --claims, --origin, --url, --timeout, --json and
-// --publish. It prints the findings to stdout and returns
+// flags --dir, --user, --claims, --origin, --url, --token (default
+// $DOCTOR_TOKEN), --timeout, --json and --publish. It prints the findings to stdout and returns
 // [ErrChecksFailed] when any check failed, or a usage error.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("doctor", flag.ContinueOnError)
@@ -198,6 +213,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	fset.StringVar(&claims, "claims", "", "sample claims type=value,... for the token-size check")
 	fset.StringVar(&opts.Origin, "origin", "", "browser origin for the CORS check, e.g. http://localhost:5173")
 	fset.StringVar(&opts.URL, "url", "", "base URL of a running handler for the end-to-end check, e.g. http://localhost:7071/api")
+	fset.StringVar(&opts.Token, "token", "", "bearer token for the handler's negotiate (as accessTokenFactory); default $DOCTOR_TOKEN; never printed")
 	fset.DurationVar(&timeout, "timeout", DefaultTimeout, "bound of each network step")
 	fset.BoolVar(&asJSON, "json", false, "print the findings as JSON")
 	fset.BoolVar(&opts.Publish, "publish", false, "require a linux/amd64 executable (before deploying)")
@@ -228,6 +244,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		getenv = os.Getenv
 	}
 	opts.Getenv = getenv
+	if opts.Token == "" {
+		opts.Token = strings.TrimSpace(getenv("DOCTOR_TOKEN"))
+	}
 	fs := Run(ctx, opts)
 	if asJSON {
 		err = WriteJSON(stdout, fs)

@@ -123,7 +123,10 @@ func (r *runner) checkEndToEnd(ctx context.Context) {
 	if r.opts.Origin != "" {
 		r.checkLivePreflight(ctx, target)
 	}
-	resp, err := r.do(ctx, r.clientRequest(target, ""))
+	if r.opts.Token != "" {
+		d["authorization"] = "Bearer token from --token/DOCTOR_TOKEN"
+	}
+	resp, err := r.do(ctx, r.clientRequest(target, r.opts.Token))
 	if err != nil {
 		_, msg := classifyNetErr(err, r.opts.Timeout)
 		r.add(finding(check, Fail, apperr.CodeHandlerUnreachable, "POST "+target+": "+msg, "", d))
@@ -135,10 +138,18 @@ func (r *runner) checkEndToEnd(ctx context.Context) {
 		if resp.status == http.StatusNotFound {
 			msg += r.routeDiagnosis(base)
 		}
-		r.add(finding(check, Fail, ae.Code, msg, ae.Hint, d))
+		fix := ae.Hint
+		if resp.status == http.StatusUnauthorized {
+			msg += r.unauthorizedNote()
+			fix = r.unauthorizedFix(fix)
+		}
+		r.add(finding(check, Fail, ae.Code, msg, fix, d))
 		return
 	}
 	switch {
+	case resp.status == http.StatusUnauthorized:
+		r.add(finding(check, Fail, apperr.CodeNegotiateUnauthenticated, fmt.Sprintf("POST %s answered 401%s%s", target, r.unauthorizedNote(), handlerSays(resp)), r.unauthorizedFix(""), d))
+		return
 	case resp.status == http.StatusNotFound:
 		diag := r.routeDiagnosis(base)
 		if diag == "" {
@@ -179,6 +190,29 @@ func (r *runner) checkEndToEnd(ctx context.Context) {
 		r.add(finding(check, Pass, "", fmt.Sprintf("POST %s answered 200 {url, accessToken}: url %s, token of %d characters", target, nb.URL, len(nb.AccessToken)), "", d))
 	}
 	r.checkServiceNegotiate(ctx, svcURL, nb.AccessToken, ep)
+}
+
+// unauthorizedNote says which credentials the refused negotiate carried.
+func (r *runner) unauthorizedNote() string {
+	if r.opts.Token == "" {
+		return " (sent without Authorization: the handler refuses anonymous negotiate)"
+	}
+	return " (sent with the bearer token of --token/DOCTOR_TOKEN, which the handler refused)"
+}
+
+// unauthorizedFix is the fix of a 401 from the handler's negotiate; hint
+// is the handler's own, if any.
+func (r *runner) unauthorizedFix(hint string) string {
+	var fix string
+	if r.opts.Token == "" {
+		fix = "Pass a token the handler accepts with --token <bearer> (or DOCTOR_TOKEN), as accessTokenFactory supplies it to @microsoft/signalr; or allow anonymous negotiate."
+	} else {
+		fix = "The token given with --token/DOCTOR_TOKEN was refused: check its issuer, audience and expiry against the handler's identity settings."
+	}
+	if hint != "" {
+		fix = hint + " " + fix
+	}
+	return fix
 }
 
 // endpointFor returns the configured endpoint whose client URLs start with
@@ -343,7 +377,11 @@ func (r *runner) checkLivePreflight(ctx context.Context, target string) {
 	req, _ := http.NewRequest(http.MethodOptions, target, nil)
 	req.Header.Set("Origin", origin)
 	req.Header.Set("Access-Control-Request-Method", "POST")
-	req.Header.Set("Access-Control-Request-Headers", "x-requested-with,x-signalr-user-agent")
+	reqHeaders := "x-requested-with,x-signalr-user-agent"
+	if r.opts.Token != "" {
+		reqHeaders = "authorization," + reqHeaders
+	}
+	req.Header.Set("Access-Control-Request-Headers", reqHeaders)
 	d := map[string]string{"url": target, "origin": origin}
 	resp, err := r.do(ctx, req)
 	if err != nil {
@@ -375,9 +413,28 @@ func (r *runner) checkLivePreflight(ctx context.Context, target string) {
 			problems = append(problems, "Access-Control-Allow-Methods "+m+" lacks POST")
 		}
 	}
+	if len(problems) == 0 && r.opts.Token != "" {
+		switch ah := strings.ToLower(resp.header.Get("Access-Control-Allow-Headers")); {
+		case ah == "":
+		case strings.TrimSpace(ah) == "*":
+			problems = append(problems, "Access-Control-Allow-Headers * does not cover Authorization (browsers never apply the wildcard to it, nor to credentialed requests)")
+		case !headerListed(ah, "authorization"):
+			problems = append(problems, "Access-Control-Allow-Headers "+cleanText(ah, 100)+" lacks Authorization, which the client sends with accessTokenFactory")
+		}
+	}
 	if len(problems) > 0 {
 		r.add(finding(check, Fail, apperr.CodeCORSOriginDenied, "a browser on "+origin+" cannot negotiate: "+strings.Join(problems, "; "), "Add the origin to CORS_ALLOWED_ORIGINS with CORS_ALLOW_CREDENTIALS=true (or, when the platform answers CORS, `az functionapp cors add` and `az functionapp cors credentials --enable true`); function.json methods must include options.", d))
 		return
 	}
 	r.add(finding(check, Pass, "", fmt.Sprintf("OPTIONS %s from %s answered %d with the origin echoed and credentials allowed", target, origin, resp.status), "", d))
+}
+
+// headerListed reports whether the comma-separated list has name.
+func headerListed(list, name string) bool {
+	for h := range strings.SplitSeq(list, ",") {
+		if strings.EqualFold(strings.TrimSpace(h), name) {
+			return true
+		}
+	}
+	return false
 }

@@ -345,7 +345,7 @@ func (r *runner) checkREST(ctx context.Context, ep *endpointConf) {
 	r.checkClock(ep, dated, sent)
 
 	if cs.UsesEntraID() {
-		r.add(finding("auth "+label, Skip, "", "the endpoint uses Microsoft Entra ID ("+authTypeName(cs)+"): the doctor does not acquire Entra tokens; the handler's GET /api/health reports whether it could fetch its signing key", "", nil))
+		r.checkEntraAuth(ctx, ep)
 		return
 	}
 	// Authenticated existence check of a connection that does not exist.
