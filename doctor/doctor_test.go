@@ -595,23 +595,6 @@ func TestParseClaims(t *testing.T) {
 	}
 }
 
-func TestEntraIDEndpoint(t *testing.T) {
-	t.Parallel()
-	svc := newFakeService(t, testKey)
-	o := options(writeApp(t, nil), baseConfig(t, ""))
-	o.Environ = func() []string {
-		return []string{"AzureSignalRConnectionString__serviceUri=" + svc.srv.URL, "AzureSignalRConnectionString__credential=managedidentity"}
-	}
-	fs := doctor.Run(context.Background(), o)
-	f := expect(t, fs, "connection string", doctor.Pass, "", "Microsoft Entra ID")
-	if f.Details["authType"] != "AuthType=azure.msi" {
-		t.Errorf("authType %q", f.Details["authType"])
-	}
-	expect(t, fs, "health default", doctor.Pass, "")
-	expect(t, fs, "auth default", doctor.Skip, "", "Entra")
-	expect(t, fs, "token size", doctor.Pass, "")
-}
-
 func TestLivePreflightRejected(t *testing.T) {
 	t.Parallel()
 	svc := newFakeService(t, testKey)

@@ -297,7 +297,7 @@ func (r *runner) credentialFailure(check string, cs *signalr.ConnectionString, k
 // whether the service accepted the call (200 or 404).
 func (r *runner) entraRESTFinding(check string, cs *signalr.ConnectionString, kind string, bc *boundedCredential, err error, timedOut bool, d map[string]string) (Finding, bool) {
 	if err == nil {
-		return finding(check, Pass, "", "the service accepted the "+kind+"'s token for REST calls (HEAD connection existence check)", "", d), true
+		return finding(check, Pass, "", "the service accepted the Microsoft Entra ID token of the "+kind+" for REST calls (HEAD connection existence check)", "", d), true
 	}
 	if f, ok := r.credentialFailure(check, cs, kind, bc, err, timedOut, d); ok {
 		return f, false
