@@ -2,8 +2,11 @@
 // settings, the Functions app layout (host.json, function.json, the
 // executable), the connection string, every configured endpoint of Azure
 // SignalR Service (DNS, TCP, TLS, health, an authenticated REST call, clock
-// skew), the size of client tokens, CORS and, given the URL of a running
-// handler, negotiate end to end as @microsoft/signalr performs it.
+// skew; for Microsoft Entra ID endpoints the credential's token, the
+// signing key negotiate fetches and the identity's roles), the size of
+// client tokens, CORS and, given the URL of a running handler (and, for a
+// handler that refuses anonymous callers, a bearer token), negotiate end to
+// end as @microsoft/signalr performs it.
 //
 // `handler doctor` is [Main]. Each check yields a [Finding] whose code is one
 // of the apperr taxonomy, so the doctor, the startup log ([Explain]) and the
