@@ -179,7 +179,13 @@ func summarizeCredentialError(err error, secrets ...string) string {
 	for _, m := range aadstsRe.FindAllString(text, 2) {
 		addPart(m)
 	}
-	return truncate(strings.Join(parts, "; "), 600)
+	out := truncate(strings.Join(parts, "; "), 600)
+	for _, s := range secrets {
+		if s != "" {
+			out = strings.ReplaceAll(out, s, "[redacted]")
+		}
+	}
+	return out
 }
 
 // checkEntraAuth replaces the AccessKey REST check for a Microsoft Entra ID

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,30 @@ func FuzzParseClaims(f *testing.F) {
 			if c.Type == "" || c.Type != strings.TrimSpace(c.Type) || strings.ContainsAny(c.Type, ",=") || strings.Contains(c.Value, ",") {
 				t.Fatalf("claim %+v from %q", c, s)
 			}
+		}
+	})
+}
+
+// FuzzSummarizeCredentialError summarises arbitrary credential error text
+// (it embeds identity-provider responses): it never panics, stays short,
+// keeps no line breaks, and never shows the secret or a JWT-shaped string.
+func FuzzSummarizeCredentialError(f *testing.F) {
+	f.Add("ManagedIdentityCredential: no response from the IMDS endpoint", "s3cr3t-value")
+	f.Add("ClientSecretCredential: authentication failed. client_secret=s3cr3t-value\nPOST https://login.microsoftonline.com/t/oauth2/v2.0/token\n-----\nRESPONSE 401\n{\"error_description\":\"AADSTS7000215: Invalid client secret provided. Trace\"}", "s3cr3t-value")
+	f.Add("DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tAzureCLICredential: Please run 'az login' eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.sig", "")
+	f.Fuzz(func(t *testing.T, text, secret string) {
+		got := summarizeCredentialError(errors.New(text), secret)
+		if len(got) > 600+len("…") {
+			t.Fatalf("summary of %d bytes", len(got))
+		}
+		if strings.ContainsAny(got, "\r\n") {
+			t.Fatalf("summary has a line break: %q", got)
+		}
+		if len(secret) >= 6 && strings.Contains(got, secret) && !strings.Contains("[redacted] [token]", secret) {
+			t.Fatalf("summary %q shows the secret %q", got, secret)
+		}
+		if m := jwtRe.FindString(got); m != "" && !strings.Contains(secret, m) && strings.Contains(text, m) {
+			t.Fatalf("summary %q shows a JWT-shaped string %q", got, m)
 		}
 	})
 }
