@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/serverless-signalr/functions-go/apperr"
+	"github.com/serverless-signalr/functions-go/server"
 )
 
 // hostJSON is the part of host.json the doctor reads. encoding/json matches
@@ -63,7 +64,7 @@ type handlerFunction struct {
 }
 
 // handlerPrefix is the route prefix the handler's routes carry (/api/...).
-const handlerPrefix = "api"
+const handlerPrefix = server.RoutePrefix
 
 // Environment variable that overrides host.json's defaultExecutablePath.
 const envExePath = "AzureFunctionsJobHost__customHandler__description__defaultExecutablePath"
@@ -182,15 +183,23 @@ func joinPath(prefix, route string) string {
 	return "/" + prefix + "/" + route
 }
 
+// handlerFunctions are the functions the handler serves (server.Functions,
+// the table its routes are mapped from), with the methods function.json
+// must at least declare: POST (GET for health), and OPTIONS where the
+// handler answers CORS preflights itself.
 func (r *runner) handlerFunctions() []handlerFunction {
-	neg := []string{"post"}
-	if len(r.cfg.CORSAllowedOrigins) > 0 {
-		neg = append(neg, "options")
+	var out []handlerFunction
+	for _, f := range server.Functions() {
+		req := []string{f.Methods[0]}
+		if slices.Contains(f.Methods, "post") {
+			req = []string{"post"}
+		}
+		if len(r.cfg.CORSAllowedOrigins) > 0 && slices.Contains(f.Methods, "options") {
+			req = append(req, "options")
+		}
+		out = append(out, handlerFunction{name: f.Name, route: f.Route, required: req, anonymous: f.AuthLevel == "anonymous"})
 	}
-	return []handlerFunction{
-		{name: "negotiate", route: "negotiate", required: neg, anonymous: true},
-		{name: "broadcast", route: "broadcast", required: []string{"post"}},
-	}
+	return out
 }
 
 func (r *runner) checkFunctions(lay *layout) {
@@ -227,8 +236,8 @@ func (r *runner) checkFunctions(lay *layout) {
 			continue
 		}
 		st, msg := Fail, fmt.Sprintf("there is no %s/function.json: the host does not know the function, so %s answers 404 (the classic negotiate 404)", h.name, joinPath(lay.prefix, h.route))
-		if h.name == "broadcast" {
-			st, msg = Warn, "there is no broadcast/function.json: POST /api/broadcast answers 404"
+		if h.name != "negotiate" {
+			st, msg = Warn, fmt.Sprintf("there is no %s/function.json: %s answers 404 behind the Functions host", h.name, joinPath(lay.prefix, h.route))
 		}
 		r.add(finding("function "+h.name, st, apperr.CodeRouteNotFound, msg, "Restore "+h.name+"/function.json from the repository.", nil))
 	}
@@ -323,6 +332,8 @@ func (r *runner) checkFunction(lay *layout, h handlerFunction, folder string) {
 			level = strings.ToLower(*t.AuthLevel)
 		}
 		switch {
+		case h.anonymous && level != "anonymous" && h.name != "negotiate":
+			bad(Warn, apperr.CodeConfigFunctionJSON, fmt.Sprintf("%s has authLevel %q: callers (monitors, load balancers) must send a function key", folder, level), "Use \"authLevel\": \"anonymous\".")
 		case h.anonymous && level != "anonymous":
 			bad(Warn, apperr.CodeNegotiateUnauthenticated, fmt.Sprintf("%s has authLevel %q: browsers must send a function key (?code=) to negotiate, which exposes the key; in Azure the host answers 401 without it", folder, level), "Use \"authLevel\": \"anonymous\" and let the handler authenticate callers (ALLOW_ANONYMOUS, AUTH_*).")
 		case !h.anonymous && level == "anonymous":

@@ -676,3 +676,24 @@ func TestLocalSettingsProblems(t *testing.T) {
 	}
 	expect(t, fs, "cors", doctor.Fail, apperr.CodeCORSOriginDenied, "CORSCredentials is not true")
 }
+
+// TestRepositoryAppLayout runs the app-layout checks on this repository's
+// own host.json and function folders: they must match what the handler
+// serves.
+func TestRepositoryAppLayout(t *testing.T) {
+	t.Parallel()
+	svc := newFakeService(t, testKey)
+	fs := doctor.Run(context.Background(), options("..", baseConfig(t, connStr(svc.srv.URL, testKey))))
+	seen := 0
+	for _, f := range fs {
+		if f.Check == "host.json" || strings.HasPrefix(f.Check, "function ") {
+			seen++
+			if f.Status != doctor.Pass {
+				t.Errorf("repository %s", f)
+			}
+		}
+	}
+	if seen < 4 {
+		t.Errorf("only %d app-layout findings: %v", seen, fs)
+	}
+}

@@ -48,6 +48,8 @@ const broadcastJSON = `{"bindings": [
 
 // writeApp writes a healthy Functions app into a new directory; files
 // overrides or adds files (content "" removes one).
+const healthJSON = `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["get"],"route":"health"},{"type":"http","direction":"out","name":"res"}]}`
+
 func writeApp(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -55,6 +57,7 @@ func writeApp(t *testing.T, files map[string]string) string {
 		"host.json":               hostJSON,
 		"negotiate/function.json": negotiateJSON,
 		"broadcast/function.json": broadcastJSON,
+		"health/function.json":    healthJSON,
 		"handler":                 "#!/bin/sh\nexit 0\n",
 	}
 	for k, v := range files {
