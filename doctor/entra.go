@@ -179,13 +179,16 @@ func summarizeCredentialError(err error, secrets ...string) string {
 	for _, m := range aadstsRe.FindAllString(text, 2) {
 		addPart(m)
 	}
-	out := truncate(strings.Join(parts, "; "), 600)
+	// Joining can put a secret back together across two parts: redact the
+	// joined text, then bound it (cutting only removes text, so no secret
+	// reappears).
+	out := strings.Join(parts, "; ")
 	for _, s := range secrets {
 		if s != "" {
 			out = strings.ReplaceAll(out, s, "[redacted]")
 		}
 	}
-	return out
+	return truncate(out, 600)
 }
 
 // checkEntraAuth replaces the AccessKey REST check for a Microsoft Entra ID
