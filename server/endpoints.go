@@ -28,6 +28,10 @@ type endpoint struct {
 	// fixed by configuration, so they are built once.
 	hubs map[string]hubTarget
 
+	// keyUsed is set by the first negotiate: from then on the key is kept
+	// fresh in the background (see endpointSet.Start).
+	keyUsed atomic.Bool
+
 	// healthy is the last health probe's verdict (true until a probe says
 	// otherwise); lastProbe and probeErr describe it for /api/health.
 	healthy   atomic.Bool
@@ -45,6 +49,9 @@ type hubTarget struct {
 // Microsoft Entra ID the key fetched from the service (the first call
 // waits for it; later calls never block on a refresh).
 func (e *endpoint) key(ctx context.Context) (signalr.AccessKey, error) {
+	if !e.keyUsed.Load() {
+		e.keyUsed.Store(true)
+	}
 	return e.client.AccessKey(ctx)
 }
 
@@ -58,10 +65,18 @@ func (e *endpoint) usable() bool {
 type endpointSet struct {
 	list     []*endpoint
 	log      *slog.Logger
-	interval time.Duration
+	interval time.Duration // health probes
+	keyEvery time.Duration // key freshness checks
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
+
+// keyCheckInterval is how often a used signing key is looked at: under
+// Microsoft Entra ID the lookup starts the background refresh the key
+// cache schedules (55 minutes after a fetch), so an idle handler still has
+// a fresh key when the next client negotiates. With an AccessKey it costs
+// nothing.
+const keyCheckInterval = time.Minute
 
 func validateHub(h string) error { return signalr.ValidateHubName(h) }
 
@@ -329,27 +344,55 @@ func (s *endpointSet) pick() (*endpoint, error) {
 
 // Start probes every endpoint's health in the background (HEAD
 // /api/health) every interval, the first time one interval after start so
-// that starting makes no network call. Negotiate reads the cached verdicts
-// and never waits on a probe.
+// that starting makes no network call, and keeps used signing keys fresh
+// (touchKeys). Negotiate reads the cached verdicts and keys and never waits
+// on either.
 func (s *endpointSet) Start(ctx context.Context) {
-	if s.interval <= 0 || s.cancel != nil {
+	if s.cancel != nil {
 		return
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.done = make(chan struct{})
+	keyEvery := s.keyEvery
+	if keyEvery <= 0 {
+		keyEvery = keyCheckInterval
+	}
 	go func() {
 		defer close(s.done)
-		t := time.NewTicker(s.interval)
-		defer t.Stop()
+		var probe <-chan time.Time
+		if s.interval > 0 {
+			t := time.NewTicker(s.interval)
+			defer t.Stop()
+			probe = t.C
+		}
+		keys := time.NewTicker(keyEvery)
+		defer keys.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-probe:
+				s.probeAll(ctx)
+			case <-keys.C:
+				s.touchKeys(ctx)
 			}
-			s.probeAll(ctx)
 		}
 	}()
+}
+
+// touchKeys asks every endpoint whose key negotiate has used for it, so the
+// key cache refreshes it on time even when no client negotiates.
+func (s *endpointSet) touchKeys(ctx context.Context) {
+	for _, e := range s.list {
+		if !e.keyUsed.Load() {
+			continue
+		}
+		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if _, err := e.client.AccessKey(kctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("signing key unavailable", "endpoint", e.name, "code", signalr.ErrorCode(err))
+		}
+		cancel()
+	}
 }
 
 func (s *endpointSet) probeAll(ctx context.Context) {

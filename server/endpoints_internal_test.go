@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -136,4 +137,69 @@ func TestEntraNegotiate(t *testing.T) {
 	if n := fetches.Load(); n != 1 {
 		t.Errorf("%d key fetches for 3 negotiates, want 1 (cached)", n)
 	}
+}
+
+// TestEntraKeyKeptFreshWhileIdle: after the first negotiate, the signing key
+// is refreshed in the background on the SDK's timing although no client
+// negotiates, so the next negotiate after a long idle period does not wait
+// for a fetch.
+func TestEntraKeyKeptFreshWhileIdle(t *testing.T) {
+	var fetches atomic.Int32
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := fetches.Add(1)
+		json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-" + strconv.Itoa(int(n)), "AccessKey": "key-0123456789-0123456789-0123456789"})
+	}))
+	defer svc.Close()
+	var offset atomic.Int64 // fake clock: real time plus offset
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	env := []string{"AzureSignalRConnectionString__serviceUri=" + svc.URL, "AzureSignalRConnectionString__credential=managedidentity"}
+	cfg := testConfig()
+	cfg.HealthInterval = 0
+	s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, &signalr.ClientOptions{Credential: &fakeCredential{}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.endpoints.keyEvery = 10 * time.Millisecond
+	s.Start(context.Background())
+
+	negotiate := func() string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/negotiate", nil))
+		if rec.Code != 200 {
+			t.Fatalf("negotiate = %d %s", rec.Code, rec.Body)
+		}
+		var r struct{ AccessToken string }
+		json.Unmarshal(rec.Body.Bytes(), &r)
+		tok, _, _ := jwt.NewParser().ParseUnverified(r.AccessToken, jwt.MapClaims{})
+		return tok.Header["kid"].(string)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := fetches.Load(); n != 0 {
+		t.Fatalf("%d key fetches before any negotiate: starting must make no network call", n)
+	}
+	if kid := negotiate(); kid != "kid-1" {
+		t.Fatalf("first kid %s", kid)
+	}
+	offset.Store(int64(56 * time.Minute)) // past the 55-minute refresh, nobody negotiating
+	waitFor(t, func() bool { return fetches.Load() == 2 })
+	offset.Store(int64(150 * time.Minute)) // past the first key's 120-minute life
+	waitFor(t, func() bool { return fetches.Load() == 3 })
+	if kid := negotiate(); kid != "kid-3" {
+		t.Errorf("kid after an idle 150 minutes = %s, want the key refreshed in the background (kid-3)", kid)
+	}
+	if n := fetches.Load(); n != 3 {
+		t.Errorf("%d fetches; negotiate should have used the refreshed key", n)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not reached within 3s")
 }
