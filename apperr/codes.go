@@ -57,6 +57,7 @@ const (
 	CodeBroadcastInvalid         = "broadcast.invalid_message"
 	CodeBroadcastTooLarge        = "broadcast.too_large"
 	CodeBroadcastEmpty           = "broadcast.empty"
+	CodeBroadcastUnauthenticated = "broadcast.unauthenticated"
 
 	// The service's REST API, as seen by the handler.
 	CodeServiceUnauthorized = "service.unauthorized"
@@ -141,6 +142,7 @@ var registry = []Info{
 	{CodeBroadcastInvalidGroup, http.StatusBadRequest, "The group name is empty, blank or longer than 1024 characters.", "Use a group name of 1 to 1024 characters that is not only white space."},
 	{CodeBroadcastInvalid, http.StatusBadRequest, "A message or group action is not valid.", "See the message for the field at fault."},
 	{CodeBroadcastTooLarge, http.StatusRequestEntityTooLarge, "A message is larger than the service's 1 MB REST limit.", "Send smaller messages, or split them."},
+	{CodeBroadcastUnauthenticated, http.StatusUnauthorized, "BROADCAST_REQUIRE_AUTH is on and the caller presented no credentials.", "Call broadcast with `Authorization: Bearer <token>` (or through App Service Authentication), besides the function key."},
 	{CodeBroadcastEmpty, http.StatusBadRequest, "The broadcast body holds no message.", "Send at least one message or group action."},
 
 	{CodeServiceUnauthorized, http.StatusBadGateway, "The service rejected the handler's token (401): a wrong or rotated AccessKey, or an Entra token for another resource.", "Copy the current key with `az signalr key list` into AzureSignalRConnectionString; run `handler doctor`."},

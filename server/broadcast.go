@@ -232,12 +232,14 @@ func (s *Server) authorizeBroadcast(r *http.Request) error {
 	if !s.cfg.BroadcastRequireAuth && s.cfg.BroadcastRequiredRole == "" {
 		return nil
 	}
-	p, err := s.broadcastIdentity.Resolve(r)
-	if err != nil {
+	// The same resolver as negotiate: an invalid credential, or none while
+	// anonymous negotiate is refused, is already an error here.
+	p, err := s.identity.Resolve(r)
+	if err != nil && apperr.Code(err) != apperr.CodeNegotiateUnauthenticated {
 		return err
 	}
-	if p.UserID == "" {
-		return apperr.New(apperr.CodeNegotiateUnauthenticated, "broadcast requires an authenticated caller (BROADCAST_REQUIRE_AUTH)", "")
+	if err != nil || p.UserID == "" {
+		return apperr.New(apperr.CodeBroadcastUnauthenticated, "broadcast requires an authenticated caller (BROADCAST_REQUIRE_AUTH or BROADCAST_REQUIRED_ROLE is set)", "")
 	}
 	if role := s.cfg.BroadcastRequiredRole; role != "" && !p.HasRole(role) {
 		return apperr.New(apperr.CodeAuthForbidden, fmt.Sprintf("broadcast requires the role %q", role), "")

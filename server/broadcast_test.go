@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -287,4 +288,40 @@ func TestOverloadSheddingPerFunction(t *testing.T) {
 	}
 	<-done
 	<-done
+}
+
+// TestBroadcastAuthorization: BROADCAST_REQUIRE_AUTH and
+// BROADCAST_REQUIRED_ROLE add an identity check on top of the function key.
+func TestBroadcastAuthorization(t *testing.T) {
+	cs, _, _ := startEmulator(t)
+	h := newHandler(t, map[string]string{
+		"AzureSignalRConnectionString": cs,
+		"AUTH_JWT_SECRET":              jwtSecret,
+		"BROADCAST_REQUIRE_AUTH":       "true",
+		"BROADCAST_REQUIRED_ROLE":      "broadcaster",
+	})
+	send := func(tok string) (int, []byte) {
+		hdr := map[string]string{"Content-Type": "application/json"}
+		if tok != "" {
+			hdr["Authorization"] = "Bearer " + tok
+		}
+		status, _, b := do(t, "POST", h.URL+"/api/broadcast", `{"target":"t"}`, hdr)
+		return status, b
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	status, b := send("")
+	wantError(t, status, b, http.StatusUnauthorized, "broadcast.unauthenticated")
+	status, b = send(bearer(t, jwt.MapClaims{"sub": "u", "exp": time.Now().Add(-time.Hour).Unix()}))
+	wantError(t, status, b, http.StatusUnauthorized, "auth.token_expired")
+	status, b = send(bearer(t, jwt.MapClaims{"sub": "u", "role": "reader", "exp": exp}))
+	if e := wantError(t, status, b, http.StatusForbidden, "auth.forbidden"); !strings.Contains(e.Error.Message, "broadcaster") {
+		t.Errorf("message %q does not name the role", e.Error.Message)
+	}
+	if status, b = send(bearer(t, jwt.MapClaims{"sub": "u", "role": []string{"reader", "broadcaster"}, "exp": exp})); status != http.StatusAccepted {
+		t.Errorf("caller with the role = %d %s", status, b)
+	}
+	// Negotiate is unaffected: anonymous is still allowed there.
+	if status, _, b := do(t, "POST", h.URL+"/api/negotiate", "", nil); status != 200 {
+		t.Errorf("negotiate = %d %s", status, b)
+	}
 }

@@ -20,18 +20,14 @@ import (
 // Server is the handler's HTTP application. Create it with New; it is an
 // http.Handler.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	cors     *corsPolicy
-	identity *identity.Resolver
-	// broadcastIdentity resolves broadcast callers: the same rules as
-	// negotiate, but anonymous callers are never turned away by it (the
-	// function key guards broadcast; BROADCAST_REQUIRE_AUTH adds identity).
-	broadcastIdentity *identity.Resolver
-	endpoints         *endpointSet
-	hubs              map[string]string // lower-cased allowed hub -> hub as configured
-	defaultHub        string            // lower-cased
-	handler           http.Handler
+	cfg        Config
+	log        *slog.Logger
+	cors       *corsPolicy
+	identity   *identity.Resolver
+	endpoints  *endpointSet
+	hubs       map[string]string // lower-cased allowed hub -> hub as configured
+	defaultHub string            // lower-cased
+	handler    http.Handler
 	// negotiateInFlight and broadcastInFlight count requests per function:
 	// separate bulkheads, so broadcasts stuck on a sick service can never
 	// use up negotiate's share.
@@ -73,13 +69,6 @@ func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *si
 		return nil, apperr.As(err)
 	}
 	s.identity = res
-	if cfg.BroadcastRequireAuth || cfg.BroadcastRequiredRole != "" {
-		icfg := identityConfig(cfg)
-		icfg.AllowAnonymous = true
-		if s.broadcastIdentity, err = identity.New(icfg); err != nil {
-			return nil, apperr.As(err)
-		}
-	}
 
 	mux := http.NewServeMux()
 	s.addRoutes(mux)
@@ -113,9 +102,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) Close() error {
 	if s.identity != nil {
 		s.identity.Close()
-	}
-	if s.broadcastIdentity != nil {
-		s.broadcastIdentity.Close()
 	}
 	if s.endpoints != nil {
 		s.endpoints.Close()
