@@ -146,10 +146,9 @@ func excludedQuery(excluded []string, reason string) url.Values {
 }
 
 var (
-	statusAccepted  = []int{http.StatusAccepted}
-	statusOK        = []int{http.StatusOK}
-	statusNoContent = []int{http.StatusNoContent}
-	statusDone      = []int{http.StatusOK, http.StatusAccepted, http.StatusNoContent}
+	statusAccepted = []int{http.StatusAccepted}
+	statusOK       = []int{http.StatusOK}
+	statusDone     = []int{http.StatusOK, http.StatusAccepted, http.StatusNoContent}
 )
 
 func (c *Client) send(ctx context.Context, op, p string, perr error, msg Message, q url.Values) error {
