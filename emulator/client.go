@@ -136,7 +136,7 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 	defer cancel()
 
 	hctx, hcancel := context.WithTimeout(ctx, handshakeTimeout)
-	first, rest, err := readHandshake(hctx, ws)
+	first, rest, err := readHandshake(hctx, ws, e.handshakeRefusal())
 	hcancel()
 	if err != nil {
 		var he handshakeError
@@ -184,8 +184,9 @@ type handshakeError struct{ msg string }
 func (h handshakeError) Error() string { return h.msg }
 
 // readHandshake reads until the first record, validates it and returns the
-// bytes that followed it in the same frame(s).
-func readHandshake(ctx context.Context, ws *websocket.Conn) ([]byte, []byte, error) {
+// bytes that followed it in the same frame(s). A non-empty refusal refuses
+// any handshake with that error text once its record is complete.
+func readHandshake(ctx context.Context, ws *websocket.Conn, refusal string) ([]byte, []byte, error) {
 	var buf []byte
 	for {
 		_, data, err := ws.Read(ctx)
@@ -199,6 +200,9 @@ func readHandshake(ctx context.Context, ws *websocket.Conn) ([]byte, []byte, err
 				return nil, nil, handshakeError{"handshake record too large"}
 			}
 			continue
+		}
+		if refusal != "" {
+			return nil, nil, handshakeError{refusal}
 		}
 		if err := parseHandshake(recs[0]); err != nil {
 			return nil, nil, handshakeError{err.Error()}

@@ -53,10 +53,18 @@ type Options struct {
 	// long-polling client with no poll outstanding for twice this long is
 	// considered gone.
 	PollTimeout time.Duration
+	// ServiceMode is ServiceModeServerless (when empty) or
+	// ServiceModeDefault, which emulates a service in Default mode with no
+	// app server connected: negotiate and REST work, but every client
+	// handshake, on every transport, is answered with
+	// {"error":DefaultModeNoServerError} and the connection closes. New
+	// panics on other values; check user input with ParseServiceMode.
+	ServiceMode string
 }
 
-// Emulator is an in-memory Azure SignalR Service in serverless mode. It is
-// an http.Handler; create it with New and stop it with Close.
+// Emulator is an in-memory Azure SignalR Service in serverless mode (or, with
+// Options.ServiceMode, in Default mode without app servers). It is an
+// http.Handler; create it with New and stop it with Close.
 type Emulator struct {
 	key          []byte
 	accessKey    string
@@ -66,6 +74,7 @@ type Emulator struct {
 	maxBody      int64
 	now          func() time.Time
 	pollTimeout  time.Duration
+	serviceMode  string
 
 	mu      sync.RWMutex
 	hubs    map[string]*hub
@@ -85,9 +94,15 @@ type pendingConn struct {
 	expires time.Time
 }
 
-// New returns an Emulator configured by opts.
+// New returns an Emulator configured by opts. It panics when
+// opts.ServiceMode is not a mode ParseServiceMode accepts.
 func New(opts Options) *Emulator {
+	mode, err := ParseServiceMode(opts.ServiceMode)
+	if err != nil {
+		panic("emulator.New: " + err.Error())
+	}
 	e := &Emulator{
+		serviceMode:  mode,
 		accessKey:    opts.AccessKey,
 		log:          opts.Logger,
 		pingInterval: opts.PingInterval,

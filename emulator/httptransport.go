@@ -214,6 +214,11 @@ func (e *Emulator) receive(w http.ResponseWriter, r *http.Request, hc *httpConn)
 			}
 			return
 		}
+		if refusal := e.handshakeRefusal(); refusal != "" {
+			hc.broken = true
+			hc.c.requestCloseFinal(encodeHandshakeError(refusal))
+			return
+		}
 		if err := parseHandshake(hc.in[:i]); err != nil {
 			hc.broken = true
 			hc.c.requestCloseFinal(encodeHandshakeError(err.Error()))

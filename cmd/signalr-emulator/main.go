@@ -1,5 +1,6 @@
 // Command signalr-emulator runs a local emulator of Azure SignalR Service in
-// serverless mode. It prints the connection string to put in local settings
+// serverless mode (or, with -mode default, in Default mode without app
+// servers, to reproduce that misconfiguration). It prints the connection string to put in local settings
 // and logs JSON to stdout.
 package main
 
@@ -37,6 +38,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8888", "listen address (host:port); keep it on loopback")
 	key := fs.String("key", emulator.DefaultAccessKey, "AccessKey tokens must be signed with (the well-known development key by default)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	modeFlag := fs.String("mode", emulator.ServiceModeServerless, "service mode: serverless, or default (Default mode with no app server connected: every client handshake is refused, to reproduce that misconfiguration)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,13 +49,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("invalid -log-level %q: use debug, info, warn or error", *level)
 	}
+	mode, err := emulator.ParseServiceMode(*modeFlag)
+	if err != nil {
+		return fmt.Errorf("invalid -mode %q: use serverless or default", *modeFlag)
+	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: lvl}))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log})
+	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log, ServiceMode: mode})
 	srv := &http.Server{
 		Handler:           em,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -61,7 +67,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	base := publicBaseURL(ln.Addr().(*net.TCPAddr))
-	fmt.Fprintf(stdout, "SignalR emulator (serverless) listening on %s\n", ln.Addr())
+	fmt.Fprintf(stdout, "SignalR emulator (%s mode) listening on %s\n", mode, ln.Addr())
+	if mode == emulator.ServiceModeDefault {
+		fmt.Fprintln(stdout, "Default mode without app servers: clients negotiate, but every client handshake is refused with:\n  "+emulator.DefaultModeNoServerError)
+	}
 	fmt.Fprintf(stdout, "Connection string for local settings (AzureSignalRConnectionString):\n%s\n", em.ConnectionString(base))
 	log.Info("emulator started", "addr", ln.Addr().String(), "endpoint", base)
 

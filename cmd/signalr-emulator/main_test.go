@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/serverless-signalr/functions-go/emulator"
 	"github.com/serverless-signalr/functions-go/internal/testutil"
 )
 
@@ -56,5 +63,85 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"extra"}, &out); err == nil {
 		t.Fatal("want error for extra args")
+	}
+	err := run(context.Background(), []string{"-mode", "classic"}, &out)
+	if err == nil || !strings.Contains(err.Error(), `-mode "classic"`) || !strings.Contains(err.Error(), "serverless or default") {
+		t.Fatalf("-mode classic: %v; want an error naming the value and the allowed modes", err)
+	}
+}
+
+// TestRunDefaultModeRefusesHandshakes runs the command with -mode default
+// and connects a WebSocket client: negotiate works, the handshake is
+// answered with the service's Default-mode error.
+func TestRunDefaultModeRefusesHandshakes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-key", "k-for-test", "-log-level", "warn", "-mode", "default"}, &out)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	}()
+	re := regexp.MustCompile(`Port=(\d+);`)
+	var port string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			port = m[1]
+			break
+		}
+	}
+	if port == "" {
+		t.Fatalf("no connection string in output:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "(default mode)") || !strings.Contains(out.String(), emulator.DefaultModeNoServerError) {
+		t.Fatalf("the banner does not say default mode and its error:\n%s", out.String())
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"aud": "http://127.0.0.1/client/?hub=chat",
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte("k-for-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port+"/client/negotiate?hub=chat&negotiateVersion=1", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n struct {
+		ConnectionToken string `json:"connectionToken"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&n)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil || n.ConnectionToken == "" {
+		t.Fatalf("negotiate: %d %v %+v", resp.StatusCode, err, n)
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer dcancel()
+	ws, _, err := websocket.Dial(dctx, "ws://127.0.0.1:"+port+"/client/?hub=chat&id="+url.QueryEscape(n.ConnectionToken), &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(dctx, websocket.MessageText, []byte(`{"protocol":"json","version":1}`+"\x1e")); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := ws.Read(dctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(map[string]string{"error": emulator.DefaultModeNoServerError})
+	if string(data) != string(want)+"\x1e" {
+		t.Fatalf("handshake answer %q, want %q", data, string(want)+"\x1e")
 	}
 }
