@@ -71,7 +71,10 @@ const (
 	CodeServiceError        = "service.error"
 	CodeServiceUnreachable  = "service.unreachable"
 	CodeServiceTLS          = "service.tls"
-	CodeServiceClockSkew    = "service.clock_skew"
+	// CodeServiceNotServerless: clients are refused at the handshake because
+	// the service is in Default mode without app servers (doctor only).
+	CodeServiceNotServerless = "service.not_serverless"
+	CodeServiceClockSkew     = "service.clock_skew"
 
 	// The running handler, as seen by `handler doctor --url`.
 	CodeHandlerUnreachable = "handler.unreachable"
@@ -156,6 +159,7 @@ var registry = []Info{
 	{CodeServiceError, http.StatusBadGateway, "The service answered with an unexpected error.", "See the service's error code in the message."},
 	{CodeServiceUnreachable, http.StatusBadGateway, "The service could not be reached (DNS, TCP).", "Check the endpoint's host name, DNS and outbound network; run `handler doctor`."},
 	{CodeServiceTLS, http.StatusBadGateway, "The TLS handshake with the service failed (version below 1.2 or an invalid certificate).", "Use an https endpoint that supports TLS 1.2 or later with a valid certificate; run `handler doctor`."},
+	{CodeServiceNotServerless, 0, "The SignalR Service is in Default mode: clients negotiate but their connection is refused because no app server is connected; a Functions backend needs Serverless mode.", "Switch the service to Serverless: az signalr update -n NAME -g GROUP --service-mode Serverless (or Service mode in the portal's Settings)."},
 	{CodeServiceClockSkew, 0, "This machine's clock differs from the service's: tokens look expired or not yet valid (exp, nbf) and the service answers 401.", "Synchronise the clock (NTP: `timedatectl set-ntp true`, or w32tm /resync on Windows)."},
 
 	{CodeHandlerUnreachable, 0, "The running handler could not be reached or did not answer in time.", "Start it (`func start` or `make dev`) and pass its base URL ending in /api, e.g. --url http://localhost:7071/api."},
