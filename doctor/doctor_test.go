@@ -40,14 +40,14 @@ func TestHealthyAllPass(t *testing.T) {
 		}
 	}
 	for _, c := range []string{"settings", "host.json", "function negotiate", "function broadcast", "executable", "connection string",
-		"scheme default", "dns default", "tcp default", "health default", "clock default", "auth default", "token size", "cors", "cors preflight", "negotiate", "service negotiate"} {
+		"scheme default", "dns default", "tcp default", "health default", "clock default", "auth default", "token size", "cors", "cors preflight", "negotiate", "service negotiate", "service handshake"} {
 		get(t, fs, c)
 	}
 	if doctor.Failed(fs) {
 		t.Error("Failed reports a failure")
 	}
-	if svc.restOK.Load() != 1 || svc.clientOK.Load() != 1 {
-		t.Errorf("verified REST calls %d, client negotiates %d; want 1 and 1", svc.restOK.Load(), svc.clientOK.Load())
+	if svc.restOK.Load() != 1 || svc.clientOK.Load() != 1 || svc.handshake.Load() != 1 {
+		t.Errorf("verified REST calls %d, client negotiates %d, handshakes %d; want 1, 1 and 1", svc.restOK.Load(), svc.clientOK.Load(), svc.handshake.Load())
 	}
 	n := get(t, fs, "negotiate")
 	if n.Details["signature"] != "verifies with AzureSignalRConnectionString" || n.Details["returnedUrl"] != svc.srv.URL+"/client/?hub=chat" {

@@ -355,17 +355,10 @@ func (r *runner) checkServiceNegotiate(ctx context.Context, svc *url.URL, token 
 	case len(nb.AvailableTransports) == 0:
 		r.add(finding(check, Fail, apperr.CodeServiceError, "the service offered no transports (availableTransports is empty)", "", d))
 	default:
-		var names []string
-		for _, t := range nb.AvailableTransports {
-			var tr struct {
-				Transport string `json:"transport"`
-			}
-			if json.Unmarshal(t, &tr) == nil && tr.Transport != "" {
-				names = append(names, tr.Transport)
-			}
-		}
+		names := transportNames(nb.AvailableTransports)
 		d["transports"] = strings.Join(names, ",")
 		r.add(finding(check, Pass, "", fmt.Sprintf("the service accepted the client token: connection id issued, transports %s", strings.Join(names, ", ")), "", d))
+		r.checkServiceHandshake(ctx, svc, token, nb)
 	}
 }
 

@@ -1,6 +1,7 @@
 package doctor_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/serverless-signalr/functions-go/doctor"
@@ -119,6 +121,15 @@ type fakeService struct {
 	dateOffset time.Duration // added to the Date header
 	restOK     atomic.Int32  // REST calls whose token verified
 	clientOK   atomic.Int32  // client negotiates whose token verified
+	// transports replaces the negotiate answer's availableTransports.
+	transports string
+	// upgradeStatus, when set, refuses the WebSocket upgrade with it and
+	// upgradeBody (an ErrorDetail).
+	upgradeStatus int
+	upgradeBody   string
+	// reply is the handshake answer record ("{}" when empty).
+	reply     string
+	handshake atomic.Int32 // handshakes received as the JS client sends them
 }
 
 func (f *fakeService) audBase() string {
@@ -174,10 +185,63 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.clientOK.Add(1)
+		transports := f.transports
+		if transports == "" {
+			transports = `[{"transport":"WebSockets","transferFormats":["Text","Binary"]}]`
+		}
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"negotiateVersion":1,"connectionId":"abc","connectionToken":"def","availableTransports":[{"transport":"WebSockets","transferFormats":["Text","Binary"]}]}`)
+		io.WriteString(w, `{"negotiateVersion":1,"connectionId":"abc","connectionToken":"def","availableTransports":`+transports+`}`)
+	case r.Method == http.MethodGet && r.URL.Path == "/client/" && r.URL.Query().Get("hub") == "chat":
+		f.serveSocket(w, r)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// serveSocket is the client WebSocket: it checks the connection token and
+// the bearer, reads the JS client's handshake and answers f.reply.
+func (f *fakeService) serveSocket(w http.ResponseWriter, r *http.Request) {
+	if f.upgradeStatus != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-ms-error-code", "Error.Refused")
+		w.WriteHeader(f.upgradeStatus)
+		io.WriteString(w, f.upgradeBody)
+		return
+	}
+	if r.URL.Query().Get("id") != "def" {
+		http.Error(w, "unknown connection token", http.StatusNotFound)
+		return
+	}
+	if err := f.verify(r, f.audBase()+"client/?hub=chat"); err != nil {
+		http.Error(w, "invalid token", http.StatusUnauthorized)
+		return
+	}
+	// The service accepts WebSockets from any origin (its default CORS).
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: []string{"*"}})
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	typ, data, err := ws.Read(ctx)
+	if err != nil || typ != websocket.MessageText || string(data) != `{"protocol":"json","version":1}`+"\x1e" {
+		ws.Close(websocket.StatusPolicyViolation, "bad handshake")
+		return
+	}
+	f.handshake.Add(1)
+	reply := f.reply
+	if reply == "" {
+		reply = "{}"
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte(reply+"\x1e")); err != nil {
+		return
+	}
+	// Wait for the client's close (the doctor closes politely).
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			return
+		}
 	}
 }
 
