@@ -6,7 +6,8 @@
 // signing key negotiate fetches and the identity's roles), the size of
 // client tokens, CORS and, given the URL of a running handler (and, for a
 // handler that refuses anonymous callers, a bearer token), negotiate end to
-// end as @microsoft/signalr performs it.
+// end as @microsoft/signalr performs it, up to the hub protocol handshake on
+// the client WebSocket (which catches a service left in Default mode).
 //
 // `handler doctor` is [Main]. Each check yields a [Finding] whose code is one
 // of the apperr taxonomy, so the doctor, the startup log ([Explain]) and the

@@ -84,8 +84,9 @@ func (r *runner) now() time.Time { return r.opts.Now() }
 
 // Run performs every check in order and returns the findings: settings, app
 // layout, connection strings, each endpoint's network path, token size,
-// CORS and, with Options.URL, negotiate end to end. It never returns early
-// on a failure; checks that depend on a failed one are reported as SKIP.
+// CORS and, with Options.URL, negotiate and the client handshake end to
+// end. It never returns early on a failure; checks that depend on a failed
+// one are reported as SKIP.
 // Each network step is bounded by Options.Timeout.
 func Run(ctx context.Context, opts Options) []Finding {
 	if opts.Dir == "" {

@@ -199,8 +199,12 @@ func (r *runner) upgradeRefused(check, shown string, resp *http.Response, err er
 	res := &response{status: resp.StatusCode, header: resp.Header, body: body}
 	d["status"] = fmt.Sprint(resp.StatusCode)
 	says := serviceSays(res)
-	if text := cleanText(string(body), 200); says == "" && text != "" && !json.Valid(body) {
-		says = "; the service says: " + text
+	if text := cleanText(string(body), 200); text != "" && !json.Valid(body) {
+		if says == "" {
+			says = "; the service says: " + text
+		} else {
+			says += " — " + text
+		}
 	}
 	msg := fmt.Sprintf("the service refused the WebSocket upgrade to %s with %d%s", shown, resp.StatusCode, says)
 	code, fix := apperr.CodeServiceError, ""

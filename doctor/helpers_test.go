@@ -129,7 +129,9 @@ type fakeService struct {
 	upgradeBody   string
 	// reply is the handshake answer record ("{}" when empty).
 	reply     string
-	handshake atomic.Int32 // handshakes received as the JS client sends them
+	silent    bool                 // read the handshake, never answer
+	closeWith websocket.StatusCode // close with this instead of answering
+	handshake atomic.Int32         // handshakes received as the JS client sends them
 }
 
 func (f *fakeService) audBase() string {
@@ -230,6 +232,17 @@ func (f *fakeService) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.handshake.Add(1)
+	if f.closeWith != 0 {
+		ws.Close(f.closeWith, "hub not available")
+		return
+	}
+	if f.silent {
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}
 	reply := f.reply
 	if reply == "" {
 		reply = "{}"
