@@ -121,24 +121,74 @@ func (r *runner) checkServiceHandshake(ctx context.Context, svc *url.URL, token 
 		r.add(r.handshakeFailed(check, err, d))
 		return
 	}
-	var answer struct {
-		Error *string `json:"error"`
-	}
-	if json.Unmarshal(reply, &answer) != nil {
-		r.add(finding(check, Fail, apperr.CodeServiceError, fmt.Sprintf("the service answered the handshake with %q, which is not the JSON handshake answer @microsoft/signalr expects", cleanText(string(reply), 100)), "", d))
-		return
-	}
-	if answer.Error != nil {
-		msg := cleanText(*answer.Error, 300)
-		d["handshakeError"] = msg
-		if isDefaultModeError(msg) {
-			r.add(finding(check, Fail, apperr.CodeServiceNotServerless, fmt.Sprintf("negotiate succeeded, but the service refused the client's handshake on %s with %q and closed the connection: it is in Default mode, which routes clients to app servers, and a Functions backend never connects as one", shown, msg), "", d))
+	v := judgeHandshake(reply)
+	switch {
+	case v.errText != "":
+		d["handshakeError"] = v.errText
+		if v.code == apperr.CodeServiceNotServerless {
+			r.add(finding(check, Fail, v.code, fmt.Sprintf("negotiate succeeded, but the service refused the client's handshake on %s with %q and closed the connection: it is in Default mode, which routes clients to app servers, and a Functions backend never connects as one", shown, v.errText), "", d))
 			return
 		}
-		r.add(finding(check, Fail, apperr.CodeServiceError, fmt.Sprintf("the service refused the client's handshake on %s: %q", shown, msg), "See the service's message; @microsoft/signalr reports it as \"Server returned handshake error\".", d))
+		r.add(finding(check, Fail, v.code, fmt.Sprintf("the service refused the client's handshake on %s: %q", shown, v.errText), "See the service's message; @microsoft/signalr reports it as \"Server returned handshake error\".", d))
+		return
+	case v.problem != "":
+		r.add(finding(check, Fail, v.code, fmt.Sprintf("the service answered the handshake with %q, %s", cleanText(string(reply), 100), v.problem), "", d))
 		return
 	}
 	r.add(finding(check, Pass, "", fmt.Sprintf("WebSocket to %s opened with the client token and the JSON hub protocol handshake was accepted ({})", shown), "", d))
+}
+
+// handshakeVerdict is what @microsoft/signalr makes of a handshake answer.
+type handshakeVerdict struct {
+	// code is "" when the client accepts the answer.
+	code string
+	// errText is the cleaned error the service sent, if any.
+	errText string
+	// problem says why an answer without error text is not accepted.
+	problem string
+}
+
+// judgeHandshake judges the first record the service answered, as the JS
+// client's HandshakeProtocol does: a JSON object; a truthy "type" means a
+// hub message came first; a truthy "error" is a refusal.
+func judgeHandshake(reply []byte) handshakeVerdict {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(reply, &obj) != nil || obj == nil {
+		return handshakeVerdict{code: apperr.CodeServiceError, problem: "which is not the JSON object @microsoft/signalr expects as the handshake answer"}
+	}
+	if t, ok := obj["type"]; ok && truthy(t) {
+		return handshakeVerdict{code: apperr.CodeServiceError, problem: "a hub message instead of the handshake answer (the client fails with \"Expected a handshake response from the server\")"}
+	}
+	e, ok := obj["error"]
+	if !ok || !truthy(e) {
+		return handshakeVerdict{}
+	}
+	var text string
+	if json.Unmarshal(e, &text) != nil {
+		text = string(e)
+	}
+	v := handshakeVerdict{code: apperr.CodeServiceError, errText: cleanText(text, 300)}
+	if v.errText == "" {
+		v.errText = "(unprintable error text)"
+	}
+	if isDefaultModeError(text) {
+		v.code = apperr.CodeServiceNotServerless
+	}
+	return v
+}
+
+// truthy reports whether a JSON value is truthy in JavaScript.
+func truthy(raw json.RawMessage) bool {
+	switch s := strings.TrimSpace(string(raw)); s {
+	case "", "null", "false", `""`:
+		return false
+	default:
+		var f float64
+		if json.Unmarshal(raw, &f) == nil {
+			return f != 0
+		}
+		return true
+	}
 }
 
 // readHandshakeReply sends the handshake and returns the first record the

@@ -133,7 +133,9 @@ func TestHandshakeOtherError(t *testing.T) {
 		t.Errorf("details %v", f.Details)
 	}
 	fs = runAgainstFake(t, func(f *fakeService) { f.reply = `<html>` })
-	expect(t, fs, "service handshake", doctor.Fail, apperr.CodeServiceError, "not the JSON handshake answer", "<html>")
+	expect(t, fs, "service handshake", doctor.Fail, apperr.CodeServiceError, "not the JSON object", "<html>")
+	fs = runAgainstFake(t, func(f *fakeService) { f.reply = `{"type":1,"target":"x","arguments":[]}` })
+	expect(t, fs, "service handshake", doctor.Fail, apperr.CodeServiceError, "a hub message instead of the handshake answer")
 }
 
 // TestHandshakeSkippedWithoutWebSockets: the doctor checks the handshake
