@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestBroadcastServiceDown(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close() // nothing listens there now
-	cs := "Endpoint=http://127.0.0.1;Port=" + itoa(port) + ";AccessKey=" + devKey + ";Version=1.0;"
+	cs := "Endpoint=http://127.0.0.1;Port=" + strconv.Itoa(port) + ";AccessKey=" + devKey + ";Version=1.0;"
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs})
 	start := time.Now()
 	status, _, b := do(t, "POST", h.URL+"/api/broadcast", `[{"target":"a"},{"target":"b"}]`, map[string]string{"Content-Type": "application/json"})
@@ -133,15 +134,7 @@ func TestBroadcastServiceDown(t *testing.T) {
 // TestNegotiateDoesNotWaitOnREST checks the bulkhead: while broadcasts hang
 // on a service that never answers, negotiate still answers.
 func TestNegotiateDoesNotWaitOnREST(t *testing.T) {
-	hang := make(chan struct{})
-	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(hang); svc.Close() })
-	cs := "Endpoint=" + svc.URL + ";AccessKey=" + devKey + ";Version=1.0;"
+	cs := hangingService(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs, "SIGNALR_REST_TIMEOUT": "3s"})
 	done := make(chan int, 4)
 	for range 4 {
@@ -175,7 +168,7 @@ func TestMultipleEndpoints(t *testing.T) {
 	csA, _, _ := startEmulator(t)
 	csB, _, _ := startEmulator(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "Endpoint=http://127.0.0.1;Port=" + itoa(ln.Addr().(*net.TCPAddr).Port) + ";AccessKey=" + devKey + ";Version=1.0;"
+	dead := "Endpoint=http://127.0.0.1;Port=" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + ";AccessKey=" + devKey + ";Version=1.0;"
 	ln.Close()
 	h := newHandler(t, map[string]string{
 		"Azure__SignalR__Endpoints__east":            csA,
@@ -235,7 +228,7 @@ func TestMultipleEndpoints(t *testing.T) {
 
 func TestHealthUnhealthy(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "Endpoint=http://127.0.0.1;Port=" + itoa(ln.Addr().(*net.TCPAddr).Port) + ";AccessKey=" + devKey + ";Version=1.0;"
+	dead := "Endpoint=http://127.0.0.1;Port=" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + ";AccessKey=" + devKey + ";Version=1.0;"
 	ln.Close()
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": dead})
 	status, _, b := do(t, "GET", h.URL+"/api/health", "", nil)
@@ -244,17 +237,10 @@ func TestHealthUnhealthy(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
-
-func fmtInt(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
-// TestOverloadSheddingPerFunction: beyond HANDLER_MAX_IN_FLIGHT, broadcasts
-// are refused at once with 503 request.overloaded, while negotiate (its own
-// bulkhead) keeps answering.
-func TestOverloadSheddingPerFunction(t *testing.T) {
+// hangingService is a service that accepts every request and never
+// answers (until the test ends); it returns its connection string.
+func hangingService(t *testing.T) string {
+	t.Helper()
 	hang := make(chan struct{})
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -263,8 +249,16 @@ func TestOverloadSheddingPerFunction(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(hang); svc.Close() })
+	return "Endpoint=" + svc.URL + ";AccessKey=" + devKey + ";Version=1.0;"
+}
+
+
+// TestOverloadSheddingPerFunction: beyond HANDLER_MAX_IN_FLIGHT, broadcasts
+// are refused at once with 503 request.overloaded, while negotiate (its own
+// bulkhead) keeps answering.
+func TestOverloadSheddingPerFunction(t *testing.T) {
 	h := newHandler(t, map[string]string{
-		"AzureSignalRConnectionString": "Endpoint=" + svc.URL + ";AccessKey=" + devKey + ";Version=1.0;",
+		"AzureSignalRConnectionString": hangingService(t),
 		"HANDLER_MAX_IN_FLIGHT":        "2",
 		"SIGNALR_REST_TIMEOUT":         "3s",
 	})
