@@ -252,7 +252,6 @@ func hangingService(t *testing.T) string {
 	return "Endpoint=" + svc.URL + ";AccessKey=" + devKey + ";Version=1.0;"
 }
 
-
 // TestOverloadSheddingPerFunction: beyond HANDLER_MAX_IN_FLIGHT, broadcasts
 // are refused at once with 503 request.overloaded, while negotiate (its own
 // bulkhead) keeps answering.
