@@ -48,16 +48,6 @@ type endpointResult struct {
 // after it is sent out of order. It answers 202 with a summary, or the
 // failure's status with the error and the same summary.
 func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodPost:
-	case http.MethodOptions:
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		w.Header().Set("Allow", "POST, OPTIONS")
-		s.fail(w, r, apperr.New(apperr.CodeMethodNotAllowed, r.Method+" is not accepted by broadcast", ""))
-		return
-	}
 	if err := s.authorizeBroadcast(r); err != nil {
 		s.fail(w, r, err)
 		return

@@ -25,11 +25,6 @@ type endpointHealth struct {
 // serve and at least one endpoint is healthy, else 503. Endpoints not probed
 // within two probe intervals are probed now, with a short timeout.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		return
-	}
 	stale := false
 	maxAge := 2 * s.cfg.HealthInterval
 	if maxAge <= 0 {

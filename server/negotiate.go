@@ -23,16 +23,6 @@ var negotiateBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); retu
 //
 // The path makes no network call and logs nothing above debug.
 func (s *Server) handleNegotiate(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodPost, http.MethodGet:
-	case http.MethodOptions:
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
-		s.fail(w, r, apperr.New(apperr.CodeMethodNotAllowed, r.Method+" is not accepted by negotiate", ""))
-		return
-	}
 	hubKey, err := s.pickHub(r)
 	if err != nil {
 		s.fail(w, r, err)

@@ -224,6 +224,24 @@ func TestRoutesAndMethods(t *testing.T) {
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs})
 	status, _, b := do(t, "DELETE", h.URL+"/api/negotiate", "", nil)
 	wantError(t, status, b, http.StatusMethodNotAllowed, "request.method_not_allowed")
+	// Methods follow server.Functions(), the table function.json mirrors.
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"POST", "/api/health", 405, "GET"},
+		{"HEAD", "/api/health", 200, ""},
+		{"PUT", "/api/broadcast", 405, "POST"},
+		{"GET", "/api/broadcast", 405, "POST"},
+		{"OPTIONS", "/api/negotiate", 204, ""},
+		{"GET", "/api/negotiate", 200, ""},
+	} {
+		status, hdr, _ := do(t, tc.method, h.URL+tc.path, "", nil)
+		if status != tc.status || hdr.Get("Allow") != tc.allow {
+			t.Errorf("%s %s = %d Allow %q, want %d Allow %q", tc.method, tc.path, status, hdr.Get("Allow"), tc.status, tc.allow)
+		}
+	}
 	status, _, b = do(t, "POST", h.URL+"/api/negotiate/negotiate", "", nil)
 	if e := wantError(t, status, b, 404, "request.route_not_found"); !strings.Contains(e.Error.Hint, "twice") {
 		t.Errorf("hint %q does not name the doubled /negotiate", e.Error.Hint)

@@ -2,7 +2,9 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
+	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/customhandler"
 )
 
@@ -48,7 +50,7 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", s.handlePing)
 
 	for _, f := range Functions() {
-		h := s.cors.wrap(handlers[f.Name])
+		h := s.cors.wrap(s.allowMethods(f, handlers[f.Name]))
 		mux.Handle("/"+RoutePrefix+"/"+f.Route, h)
 		mux.Handle("POST /"+f.Name, customhandler.Handler(h, customhandler.Options{Trigger: "req", Output: "res", Logger: s.log}))
 	}
@@ -58,4 +60,32 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 	}
 
 	mux.HandleFunc("/", s.handleNotFound)
+}
+
+// allowMethods lets through the methods f declares (HEAD with GET), answers
+// a plain OPTIONS with 204 where declared (CORS preflights are answered
+// before, by the CORS policy), and refuses the rest with 405 and Allow.
+func (s *Server) allowMethods(f Function, next http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	var allow []string
+	for _, m := range f.Methods {
+		m = strings.ToUpper(m)
+		allowed[m] = true
+		allow = append(allow, m)
+	}
+	if allowed[http.MethodGet] {
+		allowed[http.MethodHead] = true
+	}
+	allowHeader := strings.Join(allow, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !allowed[r.Method]:
+			w.Header().Set("Allow", allowHeader)
+			s.fail(w, r, apperr.New(apperr.CodeMethodNotAllowed, r.Method+" is not accepted by "+f.Name, "The "+f.Name+" function accepts "+allowHeader+"."))
+		case r.Method == http.MethodOptions:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }
