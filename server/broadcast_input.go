@@ -52,14 +52,11 @@ func decodeBroadcast(body []byte) ([]outputItem, error) {
 	if len(body) == 0 {
 		return nil, apperr.New(apperr.CodeBroadcastEmpty, "the body is empty", "")
 	}
-	if !json.Valid(body) {
-		return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
-	}
 	var raws []json.RawMessage
 	switch body[0] {
 	case '[':
 		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not a JSON array of objects", "")
+			return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
 		}
 		if len(raws) == 0 {
 			return nil, apperr.New(apperr.CodeBroadcastEmpty, "the body is an empty array", "")
@@ -93,7 +90,7 @@ func (it *outputItem) decode(raw json.RawMessage) *apperr.Error {
 		if te, ok := err.(*json.UnmarshalTypeError); ok {
 			return apperr.New(apperr.CodeBroadcastInvalid, fmt.Sprintf("field %q has the wrong type (%s)", te.Field, te.Value), "")
 		}
-		return apperr.New(apperr.CodeBroadcastInvalidJSON, "an item could not be decoded", "")
+		return apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
 	}
 	if it.Action != "" {
 		return it.validateAction()

@@ -38,6 +38,8 @@ func TestBroadcastInputErrors(t *testing.T) {
 		code                  string
 	}{
 		{"not JSON", `{"target":`, "application/json", "", 400, "broadcast.invalid_json"},
+		{"trailing garbage", `{"target":"t"} x`, "application/json", "", 400, "broadcast.invalid_json"},
+		{"broken array", `[{"target":"t"},`, "application/json", "", 400, "broadcast.invalid_json"},
 		{"empty", ``, "application/json", "", 400, "broadcast.empty"},
 		{"empty array", `[]`, "application/json", "", 400, "broadcast.empty"},
 		{"scalar", `"hello"`, "application/json", "", 400, "broadcast.invalid_json"},
