@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/serverless-signalr/functions-go/apperr"
+	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
 // Header names the host sets on its own requests to the handler.

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/serverless-signalr/functions-go/apperr"
 	"github.com/serverless-signalr/functions-go/customhandler"
+	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
 // echoed is what echoHandler reports about the request it was given.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench` (after `make build`): builds the benchmark driver (./bench) to
+# `make bench` (after `make build`): builds the benchmark driver (./internal/bench) to
 # bin/bench and runs it from the repository root. The driver starts the
 # emulator, the handler and a baseline server on free loopback ports, prints
 # the report on stdout and stops everything it started, also on Ctrl-C.
@@ -14,6 +14,6 @@ for f in handler bin/signalr-emulator; do
     exit 1
   fi
 done
-go build -trimpath -o bin/bench ./bench
+go build -trimpath -o bin/bench ./internal/bench
 # shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
 exec bin/bench ${BENCH_FLAGS:-} "$@"

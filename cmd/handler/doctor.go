@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 
-	"github.com/serverless-signalr/functions-go/doctor"
+	"github.com/serverless-signalr/functions-go/internal/doctor"
 )
 
 // runDoctor runs `handler doctor`: it diagnoses the settings, the app

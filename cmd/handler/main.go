@@ -12,9 +12,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/serverless-signalr/functions-go/apperr"
-	"github.com/serverless-signalr/functions-go/doctor"
-	"github.com/serverless-signalr/functions-go/server"
+	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/doctor"
+	"github.com/serverless-signalr/functions-go/internal/server"
 )
 
 func main() {

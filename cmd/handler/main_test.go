@@ -1,8 +1,8 @@
 package main
 
 import (
+	"github.com/serverless-signalr/functions-go/internal/server"
 	"github.com/serverless-signalr/functions-go/internal/testutil"
-	"github.com/serverless-signalr/functions-go/server"
 
 	"bytes"
 	"context"

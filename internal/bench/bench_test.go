@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSummarizePercentiles(t *testing.T) {
+	var d []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	s := summarize(d)
+	want := latencySummary{N: 100, P50: 50 * time.Millisecond, P99: 99 * time.Millisecond,
+		Min: time.Millisecond, Max: 100 * time.Millisecond, Mean: 50500 * time.Microsecond}
+	if s != want {
+		t.Fatalf("summarize = %+v, want %+v", s, want)
+	}
+	if got := summarize(nil); got != (latencySummary{}) {
+		t.Fatalf("summarize(nil) = %+v", got)
+	}
+	if got := percentile([]time.Duration{7}, 99); got != 7 {
+		t.Fatalf("percentile of one = %v", got)
+	}
+}
+
+func TestParseBench(t *testing.T) {
+	out := `goos: linux
+pkg: example/signalr
+BenchmarkGenerateAccessToken-2   	 1579464	       757.5 ns/op	     448 B/op	       2 allocs/op
+BenchmarkNoMem-2   	 10	       12 ns/op
+--- FAIL: BenchmarkBroken
+PASS
+`
+	got := parseBench("./signalr", strings.NewReader(out))
+	if len(got) != 2 {
+		t.Fatalf("parsed %d lines, want 2: %+v", len(got), got)
+	}
+	want := goBenchLine{Package: "./signalr", Name: "BenchmarkGenerateAccessToken-2", N: 1579464, NsPerOp: 757.5, BytesPerOp: 448, AllocsPerOp: 2}
+	if got[0] != want {
+		t.Fatalf("line 0 = %+v, want %+v", got[0], want)
+	}
+	if got[1].Name != "BenchmarkNoMem-2" || got[1].NsPerOp != 12 || got[1].BytesPerOp != 0 {
+		t.Fatalf("line 1 = %+v", got[1])
+	}
+}
+
+func TestBenchPackagesFindsThisModulesBenchmarks(t *testing.T) {
+	pkgs, err := benchPackages("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range pkgs {
+		if p == "./signalr" {
+			found = true
+		}
+		if strings.Contains(p, "node_modules") || strings.Contains(p, "testdata") {
+			t.Errorf("walked into %s", p)
+		}
+	}
+	if !found {
+		t.Fatalf("./signalr (BenchmarkGenerateAccessToken) not found in %v", pkgs)
+	}
+}
+
+// TestInvocationOrderAndDuplicates feeds one client the records a burst
+// produces, reordered and duplicated, and checks every counter.
+func TestInvocationOrderAndDuplicates(t *testing.T) {
+	tr := newTracker(2, 4)
+	c := &hubClient{tr: tr, roundAt: make([]time.Time, 2), seen: make([]bool, 5)}
+	now := time.Unix(100, 0)
+	frame := func(recs ...string) []byte {
+		return []byte(strings.Join(recs, "\x1e") + "\x1e")
+	}
+	c.handle(frame(
+		`{"type":6}`,
+		`{"type":1,"target":"burst","arguments":[1]}`,
+		`{"type":1,"target":"burst","arguments":[3]}`,
+		`{"type":1,"target":"burst","arguments":[2]}`, // after 3: out of order
+		`{"type":1,"target":"burst","arguments":[3]}`, // duplicate
+		`{"type":1,"target":"fanout","arguments":[1]}`,
+		`{"type":1,"target":"newMessage","arguments":["x"]}`,
+		`not json`,
+	), now)
+	if c.burstN != 3 || c.outOrder != 1 || c.dups != 1 || c.unknown != 1 || c.newMsgs != 1 {
+		t.Fatalf("burstN=%d outOrder=%d dups=%d unknown=%d newMsgs=%d", c.burstN, c.outOrder, c.dups, c.unknown, c.newMsgs)
+	}
+	if tr.burstFull.Load() != 0 {
+		t.Fatal("burst counted complete with 3 of 4")
+	}
+	c.handle(frame(`{"type":1,"target":"burst","arguments":[4]}`), now)
+	if tr.burstFull.Load() != 1 || !c.burstLast.Equal(now) {
+		t.Fatalf("burstFull=%d burstLast=%v", tr.burstFull.Load(), c.burstLast)
+	}
+	if tr.roundGot[1].Load() != 1 || tr.roundGot[0].Load() != 0 || !c.roundAt[1].Equal(now) {
+		t.Fatal("round 1 not recorded alone")
+	}
+	c.handle(frame(`{"type":7,"error":"bye"}`), now)
+	if c.closeErr != "server closed the connection: bye" {
+		t.Fatalf("closeErr = %q", c.closeErr)
+	}
+}
+
+func TestNegotiateChecksTheAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			_, _ = w.Write(baselineBody)
+		case "/empty":
+			_, _ = w.Write([]byte(`{"url":""}`))
+		default:
+			http.Error(w, "nope", http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	nr, err := negotiate(context.Background(), srv.Client(), srv.URL+"/ok")
+	if err != nil || nr.AccessToken != baselineToken || nr.URL != "http://localhost:8888/client/?hub=chat" {
+		t.Fatalf("negotiate = %+v, %v", nr, err)
+	}
+	if len(baselineToken) != 200 {
+		t.Fatalf("baseline token has %d characters", len(baselineToken))
+	}
+	if _, err := negotiate(context.Background(), srv.Client(), srv.URL+"/empty"); err == nil {
+		t.Fatal("an answer without url and accessToken was accepted")
+	}
+	if _, err := negotiate(context.Background(), srv.Client(), srv.URL+"/denied"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("403 not reported: %v", err)
+	}
+}
+
+func TestRunLoadCountsErrorsAndStopsInTime(t *testing.T) {
+	n := 0
+	mu := make(chan struct{}, 1)
+	mu <- struct{}{}
+	res := runLoad(context.Background(), "t", func(ctx context.Context) error {
+		<-mu
+		n++
+		odd := n%2 == 1
+		mu <- struct{}{}
+		time.Sleep(time.Millisecond)
+		if odd {
+			return context.DeadlineExceeded
+		}
+		return nil
+	}, 2, 100*time.Millisecond)
+	if res.OK == 0 || res.Errors == 0 || res.FirstError == "" {
+		t.Fatalf("ok=%d errors=%d first=%q", res.OK, res.Errors, res.FirstError)
+	}
+	if res.Elapsed > 2*time.Second {
+		t.Fatalf("run took %s for a 100 ms duration", res.Elapsed)
+	}
+	if res.Latency.N != res.OK || res.RPS <= 0 {
+		t.Fatalf("latency n=%d ok=%d rps=%f", res.Latency.N, res.OK, res.RPS)
+	}
+}

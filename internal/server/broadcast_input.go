@@ -1,0 +1,172 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/signalr"
+)
+
+// Limits of the broadcast body.
+const (
+	maxBroadcastBody  = 8 << 20 // whole body; each message is limited to 1 MB by the service
+	maxBroadcastItems = 1000
+)
+
+// outputKind is what one item of a broadcast body asks for.
+type outputKind int
+
+const (
+	kindMessage outputKind = iota
+	kindGroupAction
+)
+
+// outputItem is one item of the Functions SignalR output binding's JSON: a
+// message {target, arguments, userId?, groupName?, connectionId?,
+// excluded?, endpoints?} or a group action {action, userId?|connectionId?,
+// groupName?, ttl?}. Keys are matched case-insensitively, as the extension
+// (Newtonsoft) does.
+type outputItem struct {
+	Target       string          `json:"target"`
+	Arguments    json.RawMessage `json:"arguments"`
+	UserID       string          `json:"userId"`
+	GroupName    string          `json:"groupName"`
+	ConnectionID string          `json:"connectionId"`
+	Excluded     []string        `json:"excluded"`
+	Endpoints    []string        `json:"endpoints"`
+	Action       string          `json:"action"`
+	TTL          *int64          `json:"ttl"`
+
+	kind  outputKind
+	route string // message: connection, user, group, all; action: add, remove, removeAll
+}
+
+// decodeBroadcast parses and validates a broadcast body: one item or an
+// array of items. Every problem is a 400-class *apperr.Error that names the
+// item and field; nothing is sent unless the whole body is valid.
+func decodeBroadcast(body []byte) ([]outputItem, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, apperr.New(apperr.CodeBroadcastEmpty, "the body is empty", "")
+	}
+	var raws []json.RawMessage
+	switch body[0] {
+	case '[':
+		if err := json.Unmarshal(body, &raws); err != nil {
+			return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
+		}
+		if len(raws) == 0 {
+			return nil, apperr.New(apperr.CodeBroadcastEmpty, "the body is an empty array", "")
+		}
+		if len(raws) > maxBroadcastItems {
+			return nil, apperr.New(apperr.CodeBroadcastInvalid, fmt.Sprintf("the body has %d items; at most %d are accepted in one request", len(raws), maxBroadcastItems), "Split the batch.")
+		}
+	case '{':
+		raws = []json.RawMessage{body}
+	default:
+		return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body must be a JSON object or an array of objects", "")
+	}
+	items := make([]outputItem, len(raws))
+	for i, raw := range raws {
+		if err := items[i].decode(raw); err != nil {
+			if len(raws) > 1 {
+				err.Message = fmt.Sprintf("item %d: %s", i, err.Message)
+			}
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+func (it *outputItem) decode(raw json.RawMessage) *apperr.Error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return apperr.New(apperr.CodeBroadcastInvalid, "an item is not a JSON object", "")
+	}
+	if err := json.Unmarshal(raw, it); err != nil {
+		if te, ok := err.(*json.UnmarshalTypeError); ok {
+			return apperr.New(apperr.CodeBroadcastInvalid, fmt.Sprintf("field %q has the wrong type (%s)", te.Field, te.Value), "")
+		}
+		return apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
+	}
+	if it.Action != "" {
+		return it.validateAction()
+	}
+	return it.validateMessage()
+}
+
+func (it *outputItem) validateMessage() *apperr.Error {
+	it.kind = kindMessage
+	if strings.TrimSpace(it.Target) == "" {
+		return apperr.New(apperr.CodeBroadcastMissingTarget, "the message has no target", "")
+	}
+	args := bytes.TrimSpace(it.Arguments)
+	if len(args) == 0 || string(args) == "null" {
+		it.Arguments = json.RawMessage("[]")
+	} else if args[0] != '[' {
+		return apperr.New(apperr.CodeBroadcastInvalid, "arguments must be a JSON array", "Wrap a single argument in [ ].")
+	}
+	// Routing priority of the extension: connectionId > userId > groupName > all.
+	switch {
+	case it.ConnectionID != "":
+		it.route = "connection"
+	case it.UserID != "":
+		it.route = "user"
+	case it.GroupName != "":
+		it.route = "group"
+		if err := signalr.ValidateGroupName(it.GroupName); err != nil {
+			return apperr.New(apperr.CodeBroadcastInvalidGroup, fmt.Sprintf("groupName is invalid: %v", err), "")
+		}
+	default:
+		it.route = "all"
+	}
+	for _, x := range it.Excluded {
+		if strings.TrimSpace(x) == "" {
+			return apperr.New(apperr.CodeBroadcastInvalid, "excluded holds an empty connection id", "")
+		}
+	}
+	if len(it.Excluded) > 0 && it.route != "all" && it.route != "group" {
+		return apperr.New(apperr.CodeBroadcastInvalid, "excluded applies only to messages for all clients or for a group", "Remove excluded, or drop connectionId/userId.")
+	}
+	if size := len(it.Target) + len(it.Arguments) + 26; size > signalr.MaxPayloadSize {
+		return apperr.New(apperr.CodeBroadcastTooLarge, fmt.Sprintf("the message is %d bytes; the service accepts at most %d", size, signalr.MaxPayloadSize), "")
+	}
+	return nil
+}
+
+func (it *outputItem) validateAction() *apperr.Error {
+	it.kind = kindGroupAction
+	switch strings.ToLower(it.Action) {
+	case "add":
+		it.route = "add"
+	case "remove":
+		it.route = "remove"
+	case "removeall":
+		it.route = "removeAll"
+	default:
+		return apperr.New(apperr.CodeBroadcastUnknownAction, fmt.Sprintf("action %q is unknown", truncate(it.Action, 32)), "")
+	}
+	if it.Target != "" {
+		return apperr.New(apperr.CodeBroadcastInvalid, "an item has both action and target; send the message and the group action as two items", "")
+	}
+	if it.ConnectionID == "" && it.UserID == "" {
+		return apperr.New(apperr.CodeBroadcastMissingID, fmt.Sprintf("the %s action names neither userId nor connectionId", it.route), "")
+	}
+	if it.route != "removeAll" {
+		if err := signalr.ValidateGroupName(it.GroupName); err != nil {
+			return apperr.New(apperr.CodeBroadcastInvalidGroup, fmt.Sprintf("groupName is invalid: %v", err), "")
+		}
+	}
+	if it.TTL != nil {
+		if *it.TTL < 0 {
+			return apperr.New(apperr.CodeBroadcastInvalid, "ttl must not be negative", "")
+		}
+		if it.ConnectionID != "" || it.route != "add" {
+			return apperr.New(apperr.CodeBroadcastInvalid, "ttl applies only to adding a user to a group", "")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/signalr"
+)
+
+func testConfig() Config {
+	return Config{HubName: "chat", TokenLifetime: time.Hour, JWTLeeway: time.Minute, UserIDClaim: "sub",
+		LogLevel: "info", AllowAnonymous: true, RESTTimeout: 5 * time.Second, ListenHost: "127.0.0.1"}
+}
+
+func TestCollectEndpointSettings(t *testing.T) {
+	got := collectEndpointSettings([]string{
+		"PATH=/bin",
+		"AzureSignalRConnectionString=Endpoint=https://a.service.signalr.net;AccessKey=k;Version=1.0;",
+		"Azure__SignalR__Endpoints__west__secondary=Endpoint=https://w.service.signalr.net;AccessKey=k;Version=1.0;",
+		"Azure__SignalR__Endpoints__east__serviceUri=https://e.service.signalr.net",
+		"Azure__SignalR__Endpoints__east__credential=managedidentity",
+		"Azure__SignalR__Endpoints__east__clientId=11111111-2222-3333-4444-555555555555",
+	})
+	if len(got) != 3 {
+		t.Fatalf("got %d endpoints: %+v", len(got), got)
+	}
+	byName := map[string]endpointSetting{}
+	for _, s := range got {
+		byName[s.name] = s
+	}
+	if s := byName["west"]; s.primary || !strings.Contains(s.connStr, "w.service") {
+		t.Errorf("west = %+v", s)
+	}
+	east := byName["east"]
+	cs, err := east.connectionString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !east.primary || cs.AuthType != signalr.AuthTypeAzureMSI || cs.ClientID != "11111111-2222-3333-4444-555555555555" || cs.Endpoint.Host != "e.service.signalr.net" {
+		t.Errorf("east = %+v -> %+v", east, cs)
+	}
+	if s := byName["default"]; !s.primary || s.connStr == "" {
+		t.Errorf("default = %+v", s)
+	}
+
+	for _, bad := range [][]string{
+		{"Azure__SignalR__Endpoints____primary=x"},
+		{"Azure__SignalR__Endpoints__a__primary__serviceUri__x=y"},
+	} {
+		eps := ReadEndpoints(testConfig(), bad)
+		if len(eps) == 0 || eps[0].Err == nil || apperrCode(eps[0].Err) != "config.endpoints" {
+			t.Errorf("%v accepted: %+v", bad, eps)
+		}
+		if _, err := newEndpointSetFrom(testConfig(), bad, slog.New(slog.DiscardHandler), nil); err == nil {
+			t.Errorf("%v: the handler starts", bad)
+		}
+	}
+	sec := []string{"Azure__SignalR__Endpoints__only__secondary=Endpoint=https://w.service.signalr.net;AccessKey=k;Version=1.0;"}
+	if _, err := newEndpointSetFrom(testConfig(), sec, slog.New(slog.DiscardHandler), nil); err == nil || !strings.Contains(err.Error(), "primary") {
+		t.Errorf("only secondaries: %v", err)
+	}
+}
+
+func apperrCode(err error) string { return apperr.Code(err) }
+
+type fakeCredential struct{ calls atomic.Int32 }
+
+func (f *fakeCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	f.calls.Add(1)
+	return azcore.AccessToken{Token: "entra-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// TestEntraNegotiate: with an identity-based setting, negotiate signs with
+// the key the service hands out (GET /api/v1/auth/accessKey, Entra bearer)
+// and names it in kid; building the server makes no network call, and the
+// first negotiate waits for the key.
+func TestEntraNegotiate(t *testing.T) {
+	const derived = "derived-key-0123456789-0123456789-0123456789"
+	var fetches atomic.Int32
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/auth/accessKey" || r.Header.Get("Authorization") != "Bearer entra-token" {
+			http.Error(w, "unexpected "+r.URL.Path, http.StatusUnauthorized)
+			return
+		}
+		fetches.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-1", "AccessKey": derived})
+	}))
+	defer svc.Close()
+	cred := &fakeCredential{}
+	env := []string{
+		"AzureSignalRConnectionString__serviceUri=" + svc.URL,
+		"AzureSignalRConnectionString__credential=managedidentity",
+	}
+	s, err := newServer(testConfig(), slog.New(slog.DiscardHandler), env, &signalr.ClientOptions{Credential: cred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if fetches.Load() != 0 || cred.calls.Load() != 0 {
+		t.Fatalf("construction made network calls: %d key fetches, %d token requests", fetches.Load(), cred.calls.Load())
+	}
+	h := httptest.NewServer(s)
+	defer h.Close()
+	for i := range 3 {
+		resp, err := http.Post(h.URL+"/api/negotiate", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct{ URL, AccessToken string }
+		json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("negotiate %d = %d", i, resp.StatusCode)
+		}
+		tok, err := jwt.Parse(r.AccessToken, func(*jwt.Token) (any, error) { return []byte(derived), nil }, jwt.WithValidMethods([]string{"HS256"}))
+		if err != nil {
+			t.Fatalf("token does not verify with the service-issued key: %v", err)
+		}
+		if tok.Header["kid"] != "kid-1" {
+			t.Errorf("kid = %v, want the service's KeyId", tok.Header["kid"])
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("%d key fetches for 3 negotiates, want 1 (cached)", n)
+	}
+}
+
+// TestEntraKeyKeptFreshWhileIdle: after the first negotiate, the signing key
+// is refreshed in the background on the SDK's timing although no client
+// negotiates, so the next negotiate after a long idle period does not wait
+// for a fetch.
+func TestEntraKeyKeptFreshWhileIdle(t *testing.T) {
+	var fetches atomic.Int32
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := fetches.Add(1)
+		json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-" + strconv.Itoa(int(n)), "AccessKey": "key-0123456789-0123456789-0123456789"})
+	}))
+	defer svc.Close()
+	var offset atomic.Int64 // fake clock: real time plus offset
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	env := []string{"AzureSignalRConnectionString__serviceUri=" + svc.URL, "AzureSignalRConnectionString__credential=managedidentity"}
+	cfg := testConfig()
+	cfg.HealthInterval = 0
+	s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, &signalr.ClientOptions{Credential: &fakeCredential{}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.endpoints.keyEvery = 10 * time.Millisecond
+	s.Start(context.Background())
+
+	negotiate := func() string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/negotiate", nil))
+		if rec.Code != 200 {
+			t.Fatalf("negotiate = %d %s", rec.Code, rec.Body)
+		}
+		var r struct{ AccessToken string }
+		json.Unmarshal(rec.Body.Bytes(), &r)
+		tok, _, _ := jwt.NewParser().ParseUnverified(r.AccessToken, jwt.MapClaims{})
+		return tok.Header["kid"].(string)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := fetches.Load(); n != 0 {
+		t.Fatalf("%d key fetches before any negotiate: starting must make no network call", n)
+	}
+	if kid := negotiate(); kid != "kid-1" {
+		t.Fatalf("first kid %s", kid)
+	}
+	offset.Store(int64(56 * time.Minute)) // past the 55-minute refresh, nobody negotiating
+	waitFor(t, func() bool { return fetches.Load() == 2 })
+	offset.Store(int64(150 * time.Minute)) // past the first key's 120-minute life
+	waitFor(t, func() bool { return fetches.Load() == 3 })
+	if kid := negotiate(); kid != "kid-3" {
+		t.Errorf("kid after an idle 150 minutes = %s, want the key refreshed in the background (kid-3)", kid)
+	}
+	if n := fetches.Load(); n != 3 {
+		t.Errorf("%d fetches; negotiate should have used the refreshed key", n)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not reached within 3s")
+}

@@ -1,0 +1,31 @@
+package server
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestREADMEListsEverySetting keeps the README's settings table complete.
+func TestREADMEListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := reflect.TypeFor[Config]()
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		name := f.Tag.Get("setting")
+		if name == "" {
+			name = f.Tag.Get("envconfig")
+		}
+		if name == "" || name == "-" {
+			t.Errorf("field %s has no setting name", f.Name)
+			continue
+		}
+		if !strings.Contains(string(b), "| `"+name+"` |") {
+			t.Errorf("README's settings table lacks %s", name)
+		}
+	}
+}

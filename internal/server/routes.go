@@ -1,0 +1,91 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/serverless-signalr/functions-go/customhandler"
+	"github.com/serverless-signalr/functions-go/internal/apperr"
+)
+
+// RoutePrefix is the route prefix the handler serves under: host.json's
+// extensions.http.routePrefix must be the same.
+const RoutePrefix = "api"
+
+// Function is one Azure Functions function the handler serves, as its
+// <Name>/function.json must declare it: an httpTrigger named "req" on
+// Route with Methods and AuthLevel, and one http output named "res".
+type Function struct {
+	Name      string
+	Route     string
+	Methods   []string // lower case, as in function.json
+	AuthLevel string   // anonymous or function
+}
+
+// Functions returns the functions the handler serves. The routes below, the
+// host-conformance test and `handler doctor` all read this one table.
+func Functions() []Function {
+	return []Function{
+		{Name: "negotiate", Route: "negotiate", Methods: []string{"get", "post", "options"}, AuthLevel: "anonymous"},
+		{Name: "broadcast", Route: "broadcast", Methods: []string{"post"}, AuthLevel: "function"},
+		{Name: "health", Route: "health", Methods: []string{"get"}, AuthLevel: "anonymous"},
+	}
+}
+
+// addRoutes maps the whole API surface of the handler.
+//
+// Every function is served twice: at its forwarded route under the route
+// prefix (host.json enableForwardingHttpRequest, the path the caller used)
+// and at its function name (the host's JSON invocation envelope, used when
+// forwarding is off or the function has other bindings). Both run the same
+// handler; customhandler.Handler adapts the envelope.
+func (s *Server) addRoutes(mux *http.ServeMux) {
+	handlers := map[string]http.Handler{
+		"negotiate": s.limitInFlight(&s.negotiateInFlight, http.HandlerFunc(s.handleNegotiate)),
+		"broadcast": s.limitInFlight(&s.broadcastInFlight, http.HandlerFunc(s.handleBroadcast)),
+		"health":    http.HandlerFunc(s.handleHealth),
+	}
+
+	// Host readiness and liveness ping: must answer at once.
+	mux.HandleFunc("GET /{$}", s.handlePing)
+
+	for _, f := range Functions() {
+		h := s.cors.wrap(s.allowMethods(f, handlers[f.Name]))
+		mux.Handle("/"+RoutePrefix+"/"+f.Route, h)
+		mux.Handle("POST /"+f.Name, customhandler.Handler(h, customhandler.Options{Trigger: "req", Output: "res", Logger: s.log}))
+	}
+
+	if s.cfg.DevChatPage {
+		mux.Handle("GET /chat/", http.StripPrefix("/chat", chatPage()))
+	}
+
+	mux.HandleFunc("/", s.handleNotFound)
+}
+
+// allowMethods lets through the methods f declares (HEAD with GET), answers
+// a plain OPTIONS with 204 where declared (CORS preflights are answered
+// before, by the CORS policy), and refuses the rest with 405 and Allow.
+func (s *Server) allowMethods(f Function, next http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	var allow []string
+	for _, m := range f.Methods {
+		m = strings.ToUpper(m)
+		allowed[m] = true
+		allow = append(allow, m)
+	}
+	if allowed[http.MethodGet] {
+		allowed[http.MethodHead] = true
+	}
+	allowHeader := strings.Join(allow, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !allowed[r.Method]:
+			w.Header().Set("Allow", allowHeader)
+			s.fail(w, r, apperr.New(apperr.CodeMethodNotAllowed, r.Method+" is not accepted by "+f.Name, "The "+f.Name+" function accepts "+allowHeader+"."))
+		case r.Method == http.MethodOptions:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/serverless-signalr/functions-go/internal/apperr"
+)
+
+// Run loads the settings, listens on the port the Functions host gave (7071
+// without a host) and serves until ctx is done. A bad setting fails before
+// anything listens, with the finding as a one-line JSON log on stdout and as
+// the returned error.
+func Run(ctx context.Context, stdout io.Writer) error {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return startupError(stdout, err)
+	}
+	log := NewLogger(stdout, cfg.LogLevel)
+	srv, err := New(cfg, log)
+	if err != nil {
+		return startupError(stdout, err)
+	}
+	defer srv.Close()
+
+	addr := net.JoinHostPort(cfg.ListenHost, cfg.ListenPort())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return startupError(stdout, apperr.Wrap(err, apperr.CodeConfigInvalid, "cannot listen on "+addr))
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	srv.Start(ctx)
+	log.Info("listening", "address", ln.Addr().String(), "hub", cfg.HubName)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutdown)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	log.Info("stopped")
+	return err
+}
+
+// startupError logs a startup failure as one JSON line and returns it as an
+// *apperr.Error, so that the caller can explain it as `handler doctor` does.
+func startupError(stdout io.Writer, err error) error {
+	e := apperr.As(err)
+	hint := e.Body().Error.Hint
+	NewLogger(stdout, "error").Error("startup failed: "+e.Message, "code", e.Code, "hint", hint)
+	return e
+}

@@ -1,0 +1,199 @@
+// Package server is the Azure Functions custom handler: the HTTP application
+// that answers negotiate and broadcast for Azure SignalR Service in
+// serverless mode. routes.go lists its whole API surface.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/identity"
+	"github.com/serverless-signalr/functions-go/signalr"
+)
+
+// Server is the handler's HTTP application. Create it with New; it is an
+// http.Handler.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	cors       *corsPolicy
+	identity   *identity.Resolver
+	endpoints  *endpointSet
+	hubs       map[string]string // lower-cased allowed hub -> hub as configured
+	defaultHub string            // lower-cased
+	handler    http.Handler
+	// negotiateInFlight and broadcastInFlight count requests per function:
+	// separate bulkheads, so broadcasts stuck on a sick service can never
+	// use up negotiate's share.
+	negotiateInFlight atomic.Int64
+	broadcastInFlight atomic.Int64
+}
+
+// New validates cfg, parses the connection string(s) and builds the
+// server. It makes no network call: keys and health are fetched lazily.
+func New(cfg Config, logger *slog.Logger) (*Server, error) {
+	return newServer(cfg, logger, os.Environ(), nil)
+}
+
+// newServer is New with the environment the endpoints are read from and
+// the REST clients' options given (tests inject credentials and clocks).
+func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *signalr.ClientOptions) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: logger, cors: newCORSPolicy(cfg), hubs: map[string]string{}, defaultHub: strings.ToLower(cfg.HubName)}
+	for _, h := range append([]string{cfg.HubName}, cfg.AllowedHubs...) {
+		if err := validateHub(h); err != nil {
+			return nil, apperr.New(apperr.CodeConfigInvalid, fmt.Sprintf("hub %q in AzureSignalRHubName/SIGNALR_ALLOWED_HUBS is invalid: %v", h, err), "")
+		}
+		s.hubs[strings.ToLower(h)] = h
+	}
+	eps, err := newEndpointSetFrom(cfg, environ, logger, clientOpts)
+	if err != nil {
+		return nil, err
+	}
+	s.endpoints = eps
+	icfg := identityConfig(cfg)
+	icfg.Logger = logger
+	res, err := identity.New(icfg)
+	if err != nil {
+		return nil, apperr.As(err)
+	}
+	s.identity = res
+
+	mux := http.NewServeMux()
+	s.addRoutes(mux)
+	s.handler = s.recoverPanics(mux)
+	return s, nil
+}
+
+// identityConfig maps the settings onto the identity resolver's config.
+func identityConfig(cfg Config) identity.Config {
+	var secret []byte
+	if cfg.JWTSecret != "" {
+		secret = []byte(cfg.JWTSecret)
+	}
+	return identity.Config{
+		TrustEasyAuth:        cfg.TrustClientPrincipal(),
+		JWKSURL:              cfg.JWKSURL,
+		HS256Secret:          secret,
+		Issuer:               cfg.JWTIssuer,
+		Audiences:            cfg.JWTAudiences,
+		Leeway:               cfg.JWTLeeway,
+		UserIDClaim:          cfg.UserIDClaim,
+		AllowAnonymous:       cfg.AllowAnonymous,
+		DevAllowClientUserID: cfg.DevAllowClientUserID,
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close releases background work (JWKS refresh, key refresh, health probes).
+func (s *Server) Close() error {
+	if s.identity != nil {
+		s.identity.Close()
+	}
+	if s.endpoints != nil {
+		s.endpoints.Close()
+	}
+	return nil
+}
+
+// Start begins background work that must not delay readiness (health
+// probes of multiple endpoints). It returns at once.
+func (s *Server) Start(ctx context.Context) { s.endpoints.Start(ctx) }
+
+// handlePing serves the "GET /" route: the Functions host polls it until the
+// handler answers, then pings it. It does no work.
+func (s *Server) handlePing(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// handleNotFound serves every path no route matches with a 404 that names the
+// usual causes.
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	hint := "Routes are /api/negotiate, /api/broadcast and /api/health (case-sensitive). Give @microsoft/signalr the base URL ending in /api: it appends /negotiate itself."
+	lp := strings.ToLower(p)
+	switch {
+	case strings.HasSuffix(lp, "/negotiate/negotiate"):
+		hint = "The path has /negotiate twice: pass the client the hub base URL (…/api), not …/api/negotiate."
+	case lp != p && (lp == "/api/negotiate" || lp == "/api/broadcast" || lp == "/api/health"):
+		hint = "Routes are case-sensitive: use " + lp + "."
+	case strings.HasPrefix(lp, "/client/"):
+		hint = "This is the handler, not the SignalR service: do not use skipNegotiation; let the client follow the url returned by /api/negotiate."
+	}
+	apperr.Write(w, apperr.New(apperr.CodeRouteNotFound, fmt.Sprintf("no function is served at %s %q", r.Method, p), hint))
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "code", apperr.CodeInternal, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				apperr.Write(w, apperr.New(apperr.CodeInternal, "The handler failed unexpectedly.", ""))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitInFlight sheds load beyond HANDLER_MAX_IN_FLIGHT concurrent
+// requests of one function (counted by n) with an immediate 503 instead of
+// letting requests queue until the host times out.
+func (s *Server) limitInFlight(n *atomic.Int64, next http.Handler) http.Handler {
+	max := int64(s.cfg.MaxInFlight)
+	if max <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > max {
+			n.Add(-1)
+			w.Header().Set("Retry-After", "1")
+			s.fail(w, r, apperr.New(apperr.CodeHandlerOverloaded, fmt.Sprintf("more than %d requests of this function are in flight", max), ""))
+			return
+		}
+		defer n.Add(-1)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fail writes err as the JSON error body and logs it with the same code:
+// client mistakes at debug, service trouble at warn, internal errors at error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := apperr.As(err)
+	status := apperr.Write(w, e)
+	s.logFailure(r, e, status)
+}
+
+// logFailure logs a client-facing error with its code.
+func (s *Server) logFailure(r *http.Request, e *apperr.Error, status int) {
+	level := slog.LevelDebug
+	switch {
+	case status >= 500 && e.Code == apperr.CodeInternal:
+		level = slog.LevelError
+	case status >= 500:
+		level = slog.LevelWarn
+	}
+	if s.log.Enabled(r.Context(), level) {
+		attrs := []any{"code", e.Code, "status", status, "path", r.URL.Path, "message", e.Message}
+		if e.Err != nil {
+			attrs = append(attrs, "cause", e.Err.Error())
+		}
+		s.log.Log(r.Context(), level, "request failed", attrs...)
+	}
+}
