@@ -108,7 +108,7 @@ const (
 var registry = []Info{
 	{CodeInternal, http.StatusInternalServerError, "A bug in the handler.", "Report it with the log line that carries the same code."},
 
-	{CodeRouteNotFound, http.StatusNotFound, "The path matches no function: a wrong route or case, or '/negotiate' appended twice.", "Give the SignalR client the base URL ending in /api (it appends /negotiate itself); run `handler doctor` to compare host.json and function.json with the handler's routes."},
+	{CodeRouteNotFound, http.StatusNotFound, "The path matches no function: a wrong route, or '/negotiate' appended twice.", "Give the SignalR client the base URL ending in /api (it appends /negotiate itself); run `handler doctor` to compare host.json and function.json with the handler's routes."},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, "The function does not accept this HTTP method.", "Negotiate accepts POST, GET and OPTIONS; broadcast accepts POST. Check `methods` in function.json."},
 	{CodeInvalidEnvelope, http.StatusBadRequest, "The Functions host's JSON invocation envelope could not be decoded.", "Check that function.json has one httpTrigger named req and one http output named res."},
 	{CodeBodyTooLarge, http.StatusRequestEntityTooLarge, "The request body is larger than the handler accepts.", "Send a smaller body; REST messages are limited to 1 MB by the service."},

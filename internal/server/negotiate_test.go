@@ -246,9 +246,9 @@ func TestRoutesAndMethods(t *testing.T) {
 	if e := wantError(t, status, b, 404, "request.route_not_found"); !strings.Contains(e.Error.Hint, "twice") {
 		t.Errorf("hint %q does not name the doubled /negotiate", e.Error.Hint)
 	}
-	status, _, b = do(t, "POST", h.URL+"/api/Negotiate", "", nil)
+	status, _, b = do(t, "POST", h.URL+"/api/negotiat", "", nil)
 	if e := wantError(t, status, b, 404, "request.route_not_found"); !strings.Contains(e.Error.Hint, "/api/negotiate") {
-		t.Errorf("hint %q does not name the right case", e.Error.Hint)
+		t.Errorf("hint %q does not name the routes", e.Error.Hint)
 	}
 	status, _, b = do(t, "GET", h.URL+"/", "", nil)
 	if status != 200 {

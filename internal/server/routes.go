@@ -39,6 +39,14 @@ func Functions() []Function {
 // and at its function name (the host's JSON invocation envelope, used when
 // forwarding is off or the function has other bindings). Both run the same
 // handler; customhandler.Handler adapts the envelope.
+//
+// The host's routing (ASP.NET Core) matches a route ignoring case and a
+// trailing slash, then forwards the caller's path unchanged (reference:
+// Azure/azure-functions-host DefaultHttpWorkerService.GetPathValue), so
+// /API/Negotiate and /api/negotiate/ reach the handler: the exact routes are
+// registered for the fast path and the rest is resolved by [forwardedRoutes]
+// before the 404. The envelope path is the function's folder name, which the
+// host sends in its exact case.
 func (s *Server) addRoutes(mux *http.ServeMux) {
 	handlers := map[string]http.Handler{
 		"negotiate": s.limitInFlight(&s.negotiateInFlight, http.HandlerFunc(s.handleNegotiate)),
@@ -49,9 +57,11 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 	// Host readiness and liveness ping: must answer at once.
 	mux.HandleFunc("GET /{$}", s.handlePing)
 
+	forwarded := forwardedRoutes{}
 	for _, f := range Functions() {
 		h := s.cors.wrap(s.allowMethods(f, handlers[f.Name]))
 		mux.Handle("/"+RoutePrefix+"/"+f.Route, h)
+		forwarded[strings.ToLower(f.Route)] = h
 		mux.Handle("POST /"+f.Name, customhandler.Handler(h, customhandler.Options{Trigger: "req", Output: "res", Logger: s.log}))
 	}
 
@@ -59,7 +69,28 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 		mux.Handle("GET /chat/", http.StripPrefix("/chat", chatPage()))
 	}
 
-	mux.HandleFunc("/", s.handleNotFound)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if h := forwarded.match(r.URL.Path); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		s.handleNotFound(w, r)
+	})
+}
+
+// forwardedRoutes maps a lower-cased function route to its handler.
+type forwardedRoutes map[string]http.Handler
+
+// match returns the handler of the function whose route path matches as the
+// Functions host matches it: case-insensitively, with one optional trailing
+// slash. It returns nil for any other path.
+func (m forwardedRoutes) match(path string) http.Handler {
+	prefix := "/" + RoutePrefix + "/"
+	if len(path) <= len(prefix) || !strings.EqualFold(path[:len(prefix)], prefix) {
+		return nil
+	}
+	route := strings.TrimSuffix(path[len(prefix):], "/")
+	return m[strings.ToLower(route)]
 }
 
 // allowMethods lets through the methods f declares (HEAD with GET), answers

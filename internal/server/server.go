@@ -124,13 +124,11 @@ func (s *Server) handlePing(w http.ResponseWriter, r *http.Request) {
 // usual causes.
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	hint := "Routes are /api/negotiate, /api/broadcast and /api/health (case-sensitive). Give @microsoft/signalr the base URL ending in /api: it appends /negotiate itself."
+	hint := "Routes are /api/negotiate, /api/broadcast and /api/health. Give @microsoft/signalr the base URL ending in /api: it appends /negotiate itself."
 	lp := strings.ToLower(p)
 	switch {
-	case strings.HasSuffix(lp, "/negotiate/negotiate"):
+	case strings.HasSuffix(strings.TrimSuffix(lp, "/"), "/negotiate/negotiate"):
 		hint = "The path has /negotiate twice: pass the client the hub base URL (…/api), not …/api/negotiate."
-	case lp != p && (lp == "/api/negotiate" || lp == "/api/broadcast" || lp == "/api/health"):
-		hint = "Routes are case-sensitive: use " + lp + "."
 	case strings.HasPrefix(lp, "/client/"):
 		hint = "This is the handler, not the SignalR service: do not use skipNegotiation; let the client follow the url returned by /api/negotiate."
 	}
