@@ -302,11 +302,9 @@ func (r *runner) checkFunction(lay *layout, h handlerFunction, folder string) {
 		if h.name == "negotiate" {
 			lay.negotiatePath = hostPath
 		}
-		if hostPath != want {
+		// The host and the handler both match routes ignoring case.
+		if !strings.EqualFold(hostPath, want) {
 			msg := fmt.Sprintf("%s/function.json route %q (routePrefix %q) makes the host serve %s and forward that path, but the handler serves %s: every forwarded call gets 404", folder, route, lay.prefix, hostPath, want)
-			if strings.EqualFold(hostPath, want) {
-				msg += " (paths are case-sensitive in the handler)"
-			}
 			if h.name == "negotiate" {
 				lay.routeProblem = msg
 			}

@@ -241,6 +241,11 @@ func TestRouteMismatch(t *testing.T) {
 	fs := doctor.Run(context.Background(), options(dir, baseConfig(t, "")))
 	expect(t, fs, "function negotiate", doctor.Fail, apperr.CodeRouteNotFound, `route "negotiate2"`, "/api/negotiate2", "the handler serves /api/negotiate")
 	expect(t, fs, "function broadcast", doctor.Pass, "")
+
+	// The host and the handler both ignore case in routes: no finding.
+	dir = writeApp(t, map[string]string{"negotiate/function.json": strings.Replace(negotiateJSON, `"route": "negotiate"`, `"route": "Negotiate"`, 1)})
+	fs = doctor.Run(context.Background(), options(dir, baseConfig(t, "")))
+	expect(t, fs, "function negotiate", doctor.Pass, "")
 }
 
 func TestRoutePrefixAndExtraBindings(t *testing.T) {
