@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 1 && args[1] == "doctor" {
 		return runDoctor(ctx, args[2:], getenv, stdout, stderr)
 	}
-	err := server.Run(ctx, stdout)
+	err := server.Run(ctx, stdout, stderr)
 	if apperr.Code(err) != apperr.CodeInternal && err != nil {
 		// A settings problem: print the finding `handler doctor` would
 		// print, which the Functions host shows in its log.

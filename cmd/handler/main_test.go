@@ -57,7 +57,9 @@ func freePort(t *testing.T) string {
 type handlerProc struct {
 	base   string
 	cmd    *exec.Cmd
-	stdout *testutil.SyncBuffer
+	stdout *testutil.SyncBuffer // stdout and stderr interleaved
+	// outOnly and errOnly are the two streams apart, as the host reads them.
+	outOnly, errOnly *testutil.SyncBuffer
 }
 
 // startHandler starts the binary with env (plus a random
@@ -74,13 +76,13 @@ func startHandler(t *testing.T, env ...string) *handlerProc {
 		"FUNCTIONS_HTTPWORKER_PORT=" + port,
 		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID=test",
 	}, env...)
-	out := &testutil.SyncBuffer{}
-	cmd.Stdout = out
-	cmd.Stderr = out
+	out, so, se := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
+	cmd.Stdout = io.MultiWriter(out, so)
+	cmd.Stderr = io.MultiWriter(out, se)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &handlerProc{base: "http://127.0.0.1:" + port, cmd: cmd, stdout: out}
+	p := &handlerProc{base: "http://127.0.0.1:" + port, cmd: cmd, stdout: out, outOnly: so, errOnly: se}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})

@@ -13,24 +13,25 @@ import (
 
 // Run loads the settings, listens on the port the Functions host gave (7071
 // without a host) and serves until ctx is done. A bad setting fails before
-// anything listens, with the finding as a one-line JSON log on stdout and as
-// the returned error.
-func Run(ctx context.Context, stdout io.Writer) error {
+// anything listens, with the finding as a one-line JSON log on stderr and as
+// the returned error. Info and debug records go to stdout, warnings and
+// errors to stderr (see NewLogger).
+func Run(ctx context.Context, stdout, stderr io.Writer) error {
 	cfg, err := LoadConfig()
 	if err != nil {
-		return startupError(stdout, err)
+		return startupError(stdout, stderr, err)
 	}
-	log := NewLogger(stdout, cfg.LogLevel)
+	log := NewLogger(stdout, stderr, cfg.LogLevel)
 	srv, err := New(cfg, log)
 	if err != nil {
-		return startupError(stdout, err)
+		return startupError(stdout, stderr, err)
 	}
 	defer srv.Close()
 
 	addr := net.JoinHostPort(cfg.ListenHost, cfg.ListenPort())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return startupError(stdout, apperr.Wrap(err, apperr.CodeConfigInvalid, "cannot listen on "+addr))
+		return startupError(stdout, stderr, apperr.Wrap(err, apperr.CodeConfigInvalid, "cannot listen on "+addr))
 	}
 	hs := &http.Server{
 		Handler:           srv,
@@ -60,9 +61,9 @@ func Run(ctx context.Context, stdout io.Writer) error {
 
 // startupError logs a startup failure as one JSON line and returns it as an
 // *apperr.Error, so that the caller can explain it as `handler doctor` does.
-func startupError(stdout io.Writer, err error) error {
+func startupError(stdout, stderr io.Writer, err error) error {
 	e := apperr.As(err)
 	hint := e.Body().Error.Hint
-	NewLogger(stdout, "error").Error("startup failed: "+e.Message, "code", e.Code, "hint", hint)
+	NewLogger(stdout, stderr, "error").Error("startup failed: "+e.Message, "code", e.Code, "hint", hint)
 	return e
 }

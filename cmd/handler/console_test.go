@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/serverless-signalr/functions-go/internal/testutil"
+)
+
+// TestConsoleSeverity starts the binary as the host does and reads its two
+// streams as the host reads them: every line is one JSON object, info and
+// debug records are on stdout (logged at Information), warnings on stderr
+// (logged at Warning), never the other way round.
+func TestConsoleSeverity(t *testing.T) {
+	p := startHandler(t, "AzureSignalRConnectionString="+devConnStr, "LOG_LEVEL=debug")
+	// Forged App Service Authentication headers (WEBSITE_AUTH_ENABLED is not
+	// set): ignored, with a warning.
+	req, _ := http.NewRequest("POST", p.base+"/api/negotiate", nil)
+	req.Header.Set("X-MS-CLIENT-PRINCIPAL-ID", "forged")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.errOnly.String(), `"level":"WARN"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	levels := map[string]map[string]bool{}
+	for stream, buf := range map[string]*testutil.SyncBuffer{"stdout": p.outOnly, "stderr": p.errOnly} {
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			if line == "" {
+				continue
+			}
+			var rec struct{ Level string }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level == "" {
+				t.Errorf("%s line is not one JSON log record: %q", stream, line)
+				continue
+			}
+			want := map[string]string{"DEBUG": "Information", "INFO": "Information", "WARN": "Warning", "ERROR": "Error"}[rec.Level]
+			if got := testutil.HostSeverity(stream, line); got != want {
+				t.Errorf("%s record on %s is logged by the host at %s, want %s: %s", rec.Level, stream, got, want, line)
+			}
+			if levels[stream] == nil {
+				levels[stream] = map[string]bool{}
+			}
+			levels[stream][rec.Level] = true
+		}
+	}
+	if !levels["stdout"]["INFO"] || !levels["stderr"]["WARN"] {
+		t.Errorf("expected the listening line on stdout and the forged-header warning on stderr, got %v\nstdout:\n%s\nstderr:\n%s", levels, p.outOnly, p.errOnly)
+	}
+}
