@@ -179,7 +179,7 @@ func (u *UpstreamRequest) decodeMessagePackInvocation(body []byte) error {
 	if err != nil {
 		return invalidBody("the invocation's arguments are not an array")
 	}
-	na = max(na, 0) // nil: no arguments
+	na = max(na, 0)   // nil: no arguments
 	if na > r.Len() { // every argument takes at least one byte
 		return invalidBody("the invocation claims %d arguments in %d bytes", na, r.Len())
 	}

@@ -208,7 +208,9 @@ func TestParseUpstreamRefusals(t *testing.T) {
 		{"other connection's signature", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c2", upKey1)) }, 401, signalr.CodeUpstreamSignatureMismatch},
 		{"malformed list", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", "sha256=zz,md5=00, ,sha256=") }, 401, signalr.CodeUpstreamSignatureMalformed},
 		{"short hex", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c1", upKey1)[:70]) }, 401, signalr.CodeUpstreamSignatureMalformed},
-		{"no prefix", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", strings.TrimPrefix(signalr.UpstreamSignature("c1", upKey1), "sha256=")) }, 401, signalr.CodeUpstreamSignatureMalformed},
+		{"no prefix", "messages", "m", "application/json", inv, func(h http.Header) {
+			h.Set("X-ASRS-Signature", strings.TrimPrefix(signalr.UpstreamSignature("c1", upKey1), "sha256="))
+		}, 401, signalr.CodeUpstreamSignatureMalformed},
 		{"text/plain", "messages", "m", "text/plain", inv, nil, 415, signalr.CodeUpstreamUnsupportedMedia},
 		{"no content type", "messages", "m", "", inv, nil, 415, signalr.CodeUpstreamUnsupportedMedia},
 		{"not json", "messages", "m", "application/json", []byte(`{"type":`), nil, 400, signalr.CodeUpstreamInvalidBody},
