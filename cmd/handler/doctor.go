@@ -5,11 +5,12 @@ import (
 	"io"
 
 	"github.com/serverless-signalr/functions-go/internal/doctor"
+	"github.com/serverless-signalr/functions-go/internal/server"
 )
 
 // runDoctor runs `handler doctor`: it diagnoses the settings, the app
 // layout, every configured endpoint, token size, CORS and (with --url)
 // negotiate end to end, and fails when any check fails.
-func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return doctor.Main(ctx, args, getenv, stdout, stderr)
+func runDoctor(ctx context.Context, args []string, env server.Env, stdout, stderr io.Writer) error {
+	return doctor.Main(ctx, args, env, stdout, stderr)
 }

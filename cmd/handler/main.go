@@ -20,7 +20,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args, server.EnvFrom(os.Environ()), os.Stdout, os.Stderr); err != nil {
 		// Settings problems were explained by run; doctor printed its own.
 		if !errors.Is(err, doctor.ErrChecksFailed) && apperr.Code(err) == apperr.CodeInternal {
 			fmt.Fprintln(os.Stderr, "handler:", err)
@@ -29,14 +29,15 @@ func main() {
 	}
 }
 
-// run is the whole program; tests call it. Settings are read from the
-// environment by envconfig (server.LoadConfig); getenv is passed to
-// subcommands that read further variables.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the whole program; tests call it. env is the process environment,
+// read once by main: the server and the doctor read their settings from it
+// (server.Load), and from local.settings.json in the working directory when
+// no Functions host started the handler.
+func run(ctx context.Context, args []string, env server.Env, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "doctor" {
-		return runDoctor(ctx, args[2:], getenv, stdout, stderr)
+		return runDoctor(ctx, args[2:], env, stdout, stderr)
 	}
-	err := server.Run(ctx, stdout, stderr)
+	err := server.Run(ctx, env, ".", stdout, stderr)
 	if apperr.Code(err) != apperr.CodeInternal && err != nil {
 		// A settings problem: print the finding `handler doctor` would
 		// print, which the Functions host shows in its log.

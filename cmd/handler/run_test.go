@@ -4,25 +4,25 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/serverless-signalr/functions-go/internal/server"
 	"github.com/serverless-signalr/functions-go/internal/testutil"
 )
 
 // TestRunServesUntilCancelled calls run in-process: it listens on
 // FUNCTIONS_CUSTOMHANDLER_PORT, answers negotiate, and returns nil once its
-// context is cancelled. (t.Setenv: not parallel.)
+// context is cancelled.
 func TestRunServesUntilCancelled(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
-	t.Setenv("FUNCTIONS_CUSTOMHANDLER_PORT", port)
-	t.Setenv("AzureSignalRConnectionString", devConnStr)
+	env := server.Env{"FUNCTIONS_CUSTOMHANDLER_PORT": port, "AzureSignalRConnectionString": devConnStr}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &testutil.SyncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"handler"}, os.Getenv, out, io.Discard) }()
+	go func() { done <- run(ctx, []string{"handler"}, env, out, io.Discard) }()
 
 	base := "http://127.0.0.1:" + port
 	var resp *http.Response
@@ -57,10 +57,10 @@ func TestRunServesUntilCancelled(t *testing.T) {
 // TestRunRefusesBadSettings: run returns the settings error and explains it
 // on stderr as the doctor would, without listening.
 func TestRunRefusesBadSettings(t *testing.T) {
-	t.Setenv("FUNCTIONS_CUSTOMHANDLER_PORT", freePort(t))
-	t.Setenv("AzureSignalRConnectionString", "Endpoint=ftp://x;AccessKey=k")
+	t.Parallel()
+	env := server.Env{"FUNCTIONS_CUSTOMHANDLER_PORT": freePort(t), "AzureSignalRConnectionString": "Endpoint=ftp://x;AccessKey=k"}
 	stderr := &testutil.SyncBuffer{}
-	err := run(context.Background(), []string{"handler"}, os.Getenv, io.Discard, stderr)
+	err := run(context.Background(), []string{"handler"}, env, io.Discard, stderr)
 	if err == nil || !strings.Contains(err.Error(), "config.connection_string.invalid_endpoint") {
 		t.Fatalf("run = %v", err)
 	}

@@ -22,7 +22,11 @@ type endpointConf struct {
 }
 
 func (r *runner) checkConnectionStrings() {
-	eps := server.ReadEndpoints(r.cfg, r.opts.Environ())
+	environ := r.opts.Environ()
+	if r.cfg.EndpointSettings != nil { // loaded: the environment and local.settings.json
+		environ = r.cfg.EndpointSettings
+	}
+	eps := server.ReadEndpoints(r.cfg, environ)
 	if len(eps) == 0 {
 		r.add(finding("connection string", Fail, apperr.CodeConfigConnStrMissing,
 			"AzureSignalRConnectionString is not set (nor any Azure__SignalR__Endpoints__<name>)", "", nil))

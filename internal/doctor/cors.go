@@ -55,11 +55,21 @@ func (r *runner) checkCORS() {
 		r.add(finding(check, Warn, apperr.CodeCORSOriginDenied, "the handler does not answer CORS: "+dec.Reason, "If the page is on another origin: in Azure `az functionapp cors add --allowed-origins "+origin+"` and `az functionapp cors credentials --enable true`; locally Host.CORS and Host.CORSCredentials in local.settings.json; or set CORS_ALLOWED_ORIGINS="+origin+".", d))
 	case !dec.Allowed:
 		r.add(finding(check, Fail, apperr.CodeCORSOriginDenied, "a browser on "+origin+" is blocked: "+dec.Reason+"; the preflight gets 403 and the page sees a CORS error", "Add "+origin+" to CORS_ALLOWED_ORIGINS (exactly: scheme, host and port).", d))
+	case !r.cfg.CORSAllowCredentials && r.corsFromHostSection():
+		r.add(finding(check, Fail, apperr.CodeCORSOriginDenied, "local.settings.json Host.CORS lists "+origin+" but CORSCredentials is not true: browsers reject the credentialed negotiate of @microsoft/signalr", "Set \"CORSCredentials\": true under Host in local.settings.json.", d))
 	case !r.cfg.CORSAllowCredentials:
 		r.add(finding(check, Warn, apperr.CodeCORSOriginDenied, "a browser on "+origin+" passes the preflight, but "+dec.Reason, "Set CORS_ALLOW_CREDENTIALS=true, or create the client with withCredentials: false.", d))
 	case dec.Headers["Access-Control-Allow-Origin"] != origin:
 		r.add(finding(check, Fail, apperr.CodeCORSOriginDenied, fmt.Sprintf("the handler answers Access-Control-Allow-Origin %q, not the page's origin %q: a credentialed request is rejected", dec.Headers["Access-Control-Allow-Origin"], origin), "", d))
+	case r.corsFromHostSection():
+		r.add(finding(check, Pass, "", "a browser on "+origin+" is accepted: local.settings.json Host.CORS lists it with CORSCredentials true, so `func start` answers it, and so does the handler without a host; in Azure use `az functionapp cors add` and `az functionapp cors credentials --enable true`", "", d))
 	default:
 		r.add(finding(check, Pass, "", "a browser on "+origin+" is accepted: "+dec.Reason, "", d))
 	}
+}
+
+// corsFromHostSection reports whether the loaded CORS origins came from
+// local.settings.json's Host.CORS (server.Load applies it outside the host).
+func (r *runner) corsFromHostSection() bool {
+	return slices.Contains(r.cfg.Sources.FromFile, "Host.CORS")
 }

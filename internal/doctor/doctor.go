@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -52,12 +51,14 @@ type Options struct {
 	// Publish requires the executable to be a linux/amd64 ELF file.
 	Publish bool
 
-	// Config, when not nil, replaces server.LoadConfig; ConfigErr is then
-	// the error LoadConfig returned with it.
+	// Config, when not nil, replaces server.Load; ConfigErr is then the
+	// error Load returned with it.
 	Config    *server.Config
 	ConfigErr error
-	// Getenv reads further settings (nil: os.Getenv); Environ lists the
-	// environment for Azure__SignalR__Endpoints__* (nil: os.Environ).
+	// Getenv reads further settings; Environ lists the environment the
+	// settings are loaded from (server.Load) and, with Config, the
+	// endpoint settings (Azure__SignalR__Endpoints__*). Nil means an empty
+	// environment: the doctor never reads the process environment itself.
 	Getenv  func(string) string
 	Environ func() []string
 	// RootCAs verifies the services' certificates; nil means the system pool.
@@ -72,7 +73,7 @@ type runner struct {
 	cfg       server.Config
 	endpoints []endpointConf
 	layout    *layout
-	local     *localSettings
+	local     *server.LocalSettings
 	findings  []Finding
 }
 
@@ -96,10 +97,10 @@ func Run(ctx context.Context, opts Options) []Finding {
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.Getenv == nil {
-		opts.Getenv = os.Getenv
+		opts.Getenv = func(string) string { return "" }
 	}
 	if opts.Environ == nil {
-		opts.Environ = os.Environ
+		opts.Environ = func() []string { return nil }
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -130,7 +131,7 @@ func (r *runner) checkSettings() {
 	if r.opts.Config != nil {
 		r.cfg, err = *r.opts.Config, r.opts.ConfigErr
 	} else {
-		r.cfg, err = server.LoadConfig()
+		r.cfg, err = server.Load(server.EnvFrom(r.opts.Environ()), r.opts.Dir)
 	}
 	if r.cfg.ConnectionString == "" {
 		r.cfg.ConnectionString = r.getenv("AzureSignalRConnectionString")
@@ -202,9 +203,11 @@ func truncate(s string, n int) string {
 
 // Main runs `handler doctor` with args (the arguments after "doctor"):
 // flags --dir, --user, --claims, --origin, --url, --token (default
-// $DOCTOR_TOKEN), --timeout, --json and --publish. It prints the findings to stdout and returns
-// [ErrChecksFailed] when any check failed, or a usage error.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// $DOCTOR_TOKEN), --timeout, --json and --publish. env is the handler's
+// environment (the settings are loaded from it as the handler loads them).
+// It prints the findings to stdout and returns [ErrChecksFailed] when any
+// check failed, or a usage error.
+func Main(ctx context.Context, args []string, env server.Env, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	var (
@@ -245,12 +248,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return fmt.Errorf("doctor: --claims: %w", err)
 	}
 	opts.Claims = c
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	opts.Getenv = getenv
+	opts.Getenv, opts.Environ = env.Get, env.Environ
 	if opts.Token == "" {
-		opts.Token = strings.TrimSpace(getenv("DOCTOR_TOKEN"))
+		opts.Token = strings.TrimSpace(env.Get("DOCTOR_TOKEN"))
 	}
 	fs := Run(ctx, opts)
 	if asJSON {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/doctor"
+	"github.com/serverless-signalr/functions-go/internal/server"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -69,19 +70,16 @@ func mapValues(m map[string]string) []string {
 }
 
 // TestMainJSON runs `handler doctor --json` with settings from the
-// environment (server.LoadConfig) and checks the exit status and the shape.
+// environment (server.Load) and checks the exit status and the shape.
 func TestMainJSON(t *testing.T) {
+	t.Parallel()
 	svc := newFakeService(t, testKey)
 	cs := connStr(svc.srv.URL, testKey)
 	h := newFakeHandler(t, cs, testKey)
-	// server.LoadConfig copies mixed-case settings to their upper-case
-	// names once; set both so that the second run sees its own value.
-	t.Setenv("AzureSignalRConnectionString", cs)
-	t.Setenv("AZURESIGNALRCONNECTIONSTRING", cs)
-	t.Setenv("CORS_ALLOWED_ORIGINS", "http://localhost:5173")
+	env := server.Env{"AzureSignalRConnectionString": cs, "CORS_ALLOWED_ORIGINS": "http://localhost:5173"}
 	dir := writeApp(t, nil)
 	var out, errOut bytes.Buffer
-	err := doctor.Main(context.Background(), []string{"--json", "--dir", dir, "--url", h.URL + "/api", "--origin", "http://localhost:5173", "--timeout", "2s"}, func(string) string { return "" }, &out, &errOut)
+	err := doctor.Main(context.Background(), []string{"--json", "--dir", dir, "--url", h.URL + "/api", "--origin", "http://localhost:5173", "--timeout", "2s"}, env, &out, &errOut)
 	if err != nil {
 		t.Fatalf("Main: %v\n%s%s", err, out.String(), errOut.String())
 	}
@@ -114,10 +112,9 @@ func TestMainJSON(t *testing.T) {
 	}
 
 	// The same run with a wrong key fails: non-zero exit, FAIL in the text.
-	t.Setenv("AzureSignalRConnectionString", connStr(svc.srv.URL, otherKey))
-	t.Setenv("AZURESIGNALRCONNECTIONSTRING", connStr(svc.srv.URL, otherKey))
+	env["AzureSignalRConnectionString"] = connStr(svc.srv.URL, otherKey)
 	out.Reset()
-	err = doctor.Main(context.Background(), []string{"--dir", dir, "--timeout", "2s"}, nil, &out, &errOut)
+	err = doctor.Main(context.Background(), []string{"--dir", dir, "--timeout", "2s"}, env, &out, &errOut)
 	if !errors.Is(err, doctor.ErrChecksFailed) {
 		t.Fatalf("Main with a wrong key: %v\n%s", err, out.String())
 	}
@@ -612,21 +609,12 @@ func TestLivePreflightRejected(t *testing.T) {
 	expect(t, fs, "cors preflight", doctor.Fail, apperr.CodeCORSOriginDenied, "http://other.example:8080", "the preflight answered 404")
 }
 
-// unsetForTest unsets keys for the test and restores them afterwards.
-func unsetForTest(t *testing.T, keys ...string) {
-	t.Helper()
-	for _, k := range keys {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-}
-
 // TestMainReadsLocalSettings: without the settings in the environment, the
 // doctor reads local.settings.json Values as `func start` passes them, and
 // Host.CORS answers CORS under func start.
 func TestMainReadsLocalSettings(t *testing.T) {
+	t.Parallel()
 	svc := newFakeService(t, testKey)
-	unsetForTest(t, "AzureSignalRConnectionString", "AZURESIGNALRCONNECTIONSTRING", "FUNCTIONS_WORKER_RUNTIME", "ALLOW_ANONYMOUS", "CORS_ALLOWED_ORIGINS")
 	ls, _ := json.Marshal(map[string]any{
 		"IsEncrypted": false,
 		"Values": map[string]string{
@@ -658,7 +646,7 @@ func TestMainReadsLocalSettings(t *testing.T) {
 }
 
 func TestLocalSettingsProblems(t *testing.T) {
-	unsetForTest(t, "FUNCTIONS_WORKER_RUNTIME", "ALLOW_ANONYMOUS", "AzureSignalRConnectionString", "AZURESIGNALRCONNECTIONSTRING")
+	t.Parallel()
 	dir := writeApp(t, map[string]string{"local.settings.json": `{"Values": {"FUNCTIONS_WORKER_RUNTIME": "node", "ALLOW_ANONYMOUS": true}, "Host": {"CORS": "http://localhost:5173"}}`})
 	var out, errOut bytes.Buffer
 	err := doctor.Main(context.Background(), []string{"--json", "--dir", dir, "--origin", "http://localhost:5173"}, nil, &out, &errOut)

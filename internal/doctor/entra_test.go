@@ -19,6 +19,7 @@ import (
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/doctor"
+	"github.com/serverless-signalr/functions-go/internal/server"
 )
 
 const (
@@ -473,33 +474,22 @@ func TestMainTokenNeverPrinted(t *testing.T) {
 	svc := newFakeService(t, testKey)
 	cs := connStr(svc.srv.URL, testKey)
 	h, seen := authHandler(t, newFakeHandler(t, cs, testKey), handlerBearer)
-	t.Setenv("AzureSignalRConnectionString", cs)
-	t.Setenv("AZURESIGNALRCONNECTIONSTRING", cs)
-	unsetForTest(t, "DOCTOR_TOKEN")
 	dir := writeApp(t, nil)
+	withCS := server.Env{"AzureSignalRConnectionString": cs}
+	withToken := server.Env{"AzureSignalRConnectionString": cs, "DOCTOR_TOKEN": handlerBearer}
 	runs := []struct {
-		args   []string
-		getenv func(string) string
+		args []string
+		env  server.Env
 	}{
-		{[]string{"--json", "--token", handlerBearer}, func(string) string { return "" }},
-		{[]string{"--token", handlerBearer}, func(string) string { return "" }},
-		{[]string{"--json"}, func(k string) string {
-			if k == "DOCTOR_TOKEN" {
-				return handlerBearer
-			}
-			return ""
-		}},
-		{nil, func(k string) string {
-			if k == "DOCTOR_TOKEN" {
-				return handlerBearer
-			}
-			return ""
-		}},
+		{[]string{"--json", "--token", handlerBearer}, withCS},
+		{[]string{"--token", handlerBearer}, withCS},
+		{[]string{"--json"}, withToken},
+		{nil, withToken},
 	}
 	for i, run := range runs {
 		var out, errOut bytes.Buffer
 		args := append([]string{"--dir", dir, "--url", h.URL + "/api", "--timeout", "2s"}, run.args...)
-		err := doctor.Main(context.Background(), args, run.getenv, &out, &errOut)
+		err := doctor.Main(context.Background(), args, run.env, &out, &errOut)
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s%s", i, err, out.String(), errOut.String())
 		}

@@ -89,11 +89,11 @@ func connStr(base, key string) string {
 	return "Endpoint=" + base + ";AccessKey=" + key + ";Version=1.0;"
 }
 
-// baseConfig returns the default settings (server.LoadConfig with the
-// test's environment, which sets none) with the connection string cs.
+// baseConfig returns the default settings (server.Load of an empty
+// environment) with the connection string cs.
 func baseConfig(t *testing.T, cs string) *server.Config {
 	t.Helper()
-	c, err := server.LoadConfig()
+	c, err := server.Load(nil, t.TempDir())
 	if err != nil {
 		t.Fatalf("default settings: %v", err)
 	}

@@ -2,92 +2,102 @@ package server
 
 import (
 	"fmt"
-	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
-// Config is every setting of the handler. Each field is read from the
-// environment variable named in its envconfig tag (in Azure: an app setting;
-// under `func start`: a Values entry of local.settings.json). The README's
-// settings table lists the same names, defaults and meanings.
+// Config is every setting of the handler. Load reads each field from the
+// setting named in its `setting` tag (in Azure: an app setting; under
+// `func start`: a Values entry of local.settings.json; either way an
+// environment variable of the handler). The README's settings table lists
+// the same names, defaults and meanings.
 type Config struct {
 	// ConnectionString is the Azure SignalR Service connection string, the
 	// setting the Functions SignalR extension reads.
-	ConnectionString string `envconfig:"-" setting:"AzureSignalRConnectionString"`
+	ConnectionString string `setting:"AzureSignalRConnectionString"`
 	// HubName is the default hub.
-	HubName string `envconfig:"-" setting:"AzureSignalRHubName" default:"chat"`
+	HubName string `setting:"AzureSignalRHubName,emptyIsUnset" default:"chat"`
 	// AllowedHubs are further hubs a client may pick with ?hub=.
-	AllowedHubs []string `envconfig:"SIGNALR_ALLOWED_HUBS"`
+	AllowedHubs []string `setting:"SIGNALR_ALLOWED_HUBS"`
 	// TokenLifetime is the lifetime of client access tokens (1m to 24h).
-	TokenLifetime time.Duration `envconfig:"SIGNALR_TOKEN_LIFETIME" default:"1h"`
+	TokenLifetime time.Duration `setting:"SIGNALR_TOKEN_LIFETIME" default:"1h"`
 	// ClaimTypes are the caller's claim types copied into the SignalR token
 	// (the extension's ClaimTypeList).
-	ClaimTypes []string `envconfig:"SIGNALR_CLAIM_TYPES"`
+	ClaimTypes []string `setting:"SIGNALR_CLAIM_TYPES"`
 
 	// AllowAnonymous lets callers without credentials negotiate (no user id).
-	AllowAnonymous bool `envconfig:"ALLOW_ANONYMOUS" default:"true"`
+	AllowAnonymous bool `setting:"ALLOW_ANONYMOUS" default:"true"`
 	// TrustEasyAuth trusts X-MS-CLIENT-PRINCIPAL* headers although
 	// WEBSITE_AUTH_ENABLED is not true (for a proxy that sets them).
-	TrustEasyAuth bool `envconfig:"AUTH_TRUST_EASYAUTH" default:"false"`
+	TrustEasyAuth bool `setting:"AUTH_TRUST_EASYAUTH" default:"false"`
 	// JWKSURL verifies bearer tokens with the identity provider's keys.
-	JWKSURL string `envconfig:"AUTH_JWKS_URL"`
+	JWKSURL string `setting:"AUTH_JWKS_URL"`
 	// JWTSecret verifies HS256 bearer tokens (at least 32 bytes).
-	JWTSecret string `envconfig:"AUTH_JWT_SECRET"`
+	JWTSecret string `setting:"AUTH_JWT_SECRET"`
 	// JWTIssuer is the required iss of bearer tokens.
-	JWTIssuer string `envconfig:"AUTH_JWT_ISSUER"`
+	JWTIssuer string `setting:"AUTH_JWT_ISSUER"`
 	// JWTAudiences are the accepted aud values of bearer tokens.
-	JWTAudiences []string `envconfig:"AUTH_JWT_AUDIENCE"`
+	JWTAudiences []string `setting:"AUTH_JWT_AUDIENCE"`
 	// JWTLeeway is the clock-skew allowance for exp and nbf.
-	JWTLeeway time.Duration `envconfig:"AUTH_JWT_LEEWAY" default:"60s"`
+	JWTLeeway time.Duration `setting:"AUTH_JWT_LEEWAY" default:"60s"`
 	// UserIDClaim is the bearer claim that becomes the SignalR user id.
-	UserIDClaim string `envconfig:"AUTH_USER_ID_CLAIM" default:"sub"`
+	UserIDClaim string `setting:"AUTH_USER_ID_CLAIM" default:"sub"`
 	// DevAllowClientUserID lets a client choose its user id with the
 	// x-ms-signalr-userid header. Development only: refused in Azure.
-	DevAllowClientUserID bool `envconfig:"DEV_ALLOW_CLIENT_USER_ID" default:"false"`
+	DevAllowClientUserID bool `setting:"DEV_ALLOW_CLIENT_USER_ID" default:"false"`
 
 	// CORSAllowedOrigins are the origins allowed to call the handler from a
 	// browser; empty leaves CORS to the platform.
-	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
+	CORSAllowedOrigins []string `setting:"CORS_ALLOWED_ORIGINS"`
 	// CORSAllowCredentials answers Access-Control-Allow-Credentials: true,
 	// which @microsoft/signalr needs (withCredentials defaults to true).
-	CORSAllowCredentials bool `envconfig:"CORS_ALLOW_CREDENTIALS" default:"true"`
+	CORSAllowCredentials bool `setting:"CORS_ALLOW_CREDENTIALS" default:"true"`
 
 	// ListenHost is the address the handler binds; the Functions host calls
 	// 127.0.0.1.
-	ListenHost string `envconfig:"HANDLER_LISTEN_HOST" default:"127.0.0.1"`
+	ListenHost string `setting:"HANDLER_LISTEN_HOST" default:"127.0.0.1"`
 	// Port is set by the Functions host.
-	Port string `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT"`
+	Port string `setting:"FUNCTIONS_CUSTOMHANDLER_PORT"`
 	// LegacyPort is the older name of Port, still set by the host.
-	LegacyPort string `envconfig:"FUNCTIONS_HTTPWORKER_PORT"`
+	LegacyPort string `setting:"FUNCTIONS_HTTPWORKER_PORT"`
 	// LogLevel is debug, info, warn or error.
-	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	LogLevel string `setting:"LOG_LEVEL" default:"info"`
 	// MaxInFlight bounds concurrent requests per function (negotiate and broadcast each); beyond it clients get 503
 	// request.overloaded at once instead of queueing (0 = no bound).
-	MaxInFlight int `envconfig:"HANDLER_MAX_IN_FLIGHT" default:"0"`
+	MaxInFlight int `setting:"HANDLER_MAX_IN_FLIGHT" default:"0"`
 	// RESTTimeout bounds one try of a REST call to the service.
-	RESTTimeout time.Duration `envconfig:"SIGNALR_REST_TIMEOUT" default:"10s"`
+	RESTTimeout time.Duration `setting:"SIGNALR_REST_TIMEOUT" default:"10s"`
 	// HealthInterval is how often every endpoint's HEAD /api/health is
 	// probed in the background (0 disables probing).
-	HealthInterval time.Duration `envconfig:"SIGNALR_HEALTH_INTERVAL" default:"30s"`
+	HealthInterval time.Duration `setting:"SIGNALR_HEALTH_INTERVAL" default:"30s"`
 	// BroadcastRequireAuth refuses broadcast callers without a validated
 	// identity (same rules as negotiate), on top of the function key.
-	BroadcastRequireAuth bool `envconfig:"BROADCAST_REQUIRE_AUTH" default:"false"`
+	BroadcastRequireAuth bool `setting:"BROADCAST_REQUIRE_AUTH" default:"false"`
 	// BroadcastRequiredRole is a role claim the broadcast caller must have.
-	BroadcastRequiredRole string `envconfig:"BROADCAST_REQUIRED_ROLE"`
+	BroadcastRequiredRole string `setting:"BROADCAST_REQUIRED_ROLE"`
 
 	// DevChatPage serves the development chat page at /.
-	DevChatPage bool `envconfig:"DEV_CHAT_PAGE" default:"false"`
+	DevChatPage bool `setting:"DEV_CHAT_PAGE" default:"false"`
 
 	// WebsiteAuthEnabled is set by App Service when its authentication is on.
-	WebsiteAuthEnabled bool `envconfig:"WEBSITE_AUTH_ENABLED" default:"false"`
+	WebsiteAuthEnabled bool `setting:"WEBSITE_AUTH_ENABLED" default:"false"`
 	// WebsiteInstanceID is set by App Service: its presence means "in Azure".
-	WebsiteInstanceID string `envconfig:"WEBSITE_INSTANCE_ID"`
+	WebsiteInstanceID string `setting:"WEBSITE_INSTANCE_ID"`
+
+	// LocalHTTPPort is Host.LocalHttpPort of local.settings.json (read only
+	// from the file, outside the host): the port when neither
+	// FUNCTIONS_CUSTOMHANDLER_PORT nor FUNCTIONS_HTTPWORKER_PORT is set.
+	LocalHTTPPort string `setting:"Host.LocalHttpPort"`
+	// EndpointSettings are the endpoint settings Load found, as KEY=VALUE
+	// entries (AzureSignalRConnectionString__*, Azure__SignalR__Endpoints__*;
+	// see ReadEndpoints). New reads the endpoints from them.
+	EndpointSettings []string `setting:"-"`
+	// Sources says which settings Load read from where.
+	Sources Sources `setting:"-"`
 }
 
 // Token lifetime bounds.
@@ -96,20 +106,25 @@ const (
 	MaxTokenLifetime = 24 * time.Hour
 )
 
-// LoadConfig reads the settings from the environment and validates them.
-// Errors are *apperr.Error with a config.* code naming the setting.
-func LoadConfig() (Config, error) {
+// Load reads the settings from env (the process environment in the
+// handler; a literal in tests) and validates them. Outside the Functions
+// host (see [UnderHost]) it also reads local.settings.json in dir, as
+// `func start` would have passed it: Values as settings, Host.LocalHttpPort
+// as the port, Host.CORS and Host.CORSCredentials as CORS_ALLOWED_ORIGINS
+// and CORS_ALLOW_CREDENTIALS; env wins over the file. Config.Sources says
+// what was read from where. Errors are *apperr.Error with a config.* code
+// naming the setting.
+func Load(env Env, dir string) (Config, error) {
 	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		var pe *envconfig.ParseError
-		if asParseError(err, &pe) {
-			return c, apperr.New(apperr.CodeConfigInvalid,
-				fmt.Sprintf("setting %s has an invalid value for type %s", pe.KeyName, pe.TypeName),
-				"Fix the value; the README's settings table gives the format of every setting.")
-		}
-		return c, apperr.Wrap(err, apperr.CodeConfigInvalid, "the settings could not be read")
+	merged, src, err := withLocalSettings(env, dir)
+	if err != nil {
+		return c, err
 	}
-	readMixedCaseSettings(&c)
+	c.Sources = src
+	if err := readSettings(&c, merged); err != nil {
+		return c, err
+	}
+	c.EndpointSettings = endpointEntries(merged)
 	c.AllowedHubs = trimList(c.AllowedHubs)
 	c.ClaimTypes = trimList(c.ClaimTypes)
 	c.JWTAudiences = trimList(c.JWTAudiences)
@@ -117,38 +132,81 @@ func LoadConfig() (Config, error) {
 	return c, c.Validate()
 }
 
-// readMixedCaseSettings reads the Functions-style settings whose names are
-// not all upper case (AzureSignalRConnectionString, ...): envconfig
-// upper-cases every name before looking it up, and on Linux environment
-// names are case-sensitive, so these fields carry a `setting` tag instead
-// and are read here, exactly as named.
-func readMixedCaseSettings(c *Config) {
+// readSettings sets every field of c that has a `setting` tag from env,
+// exactly as named (Functions-style names are mixed case, and on Linux
+// environment names are case-sensitive). An unset setting takes the
+// field's `default` tag; a set but empty one is used as given (an empty
+// bool, number or duration is invalid), except for fields tagged
+// emptyIsUnset.
+func readSettings(c *Config, env Env) error {
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
+	for i := range t.NumField() {
 		f := t.Field(i)
-		name := f.Tag.Get("setting")
-		if name == "" {
+		tag := f.Tag.Get("setting")
+		if tag == "" || tag == "-" {
 			continue
 		}
-		val, ok := os.LookupEnv(name)
-		if !ok || val == "" {
-			val = f.Tag.Get("default")
+		name, opt, _ := strings.Cut(tag, ",")
+		val, ok := env.Lookup(name)
+		if !ok || (val == "" && opt == "emptyIsUnset") {
+			val, ok = f.Tag.Get("default"), false
 		}
-		v.Field(i).SetString(val)
+		if !ok && val == "" {
+			continue
+		}
+		if err := setField(v.Field(i), val); err != nil {
+			return apperr.New(apperr.CodeConfigInvalid,
+				fmt.Sprintf("setting %s has an invalid value for type %s", name, typeName(f.Type)),
+				"Fix the value; the README's settings table gives the format of every setting.")
+		}
 	}
+	return nil
 }
 
-func asParseError(err error, target **envconfig.ParseError) bool {
-	pe, ok := err.(*envconfig.ParseError)
-	if ok {
-		*target = pe
+var durationType = reflect.TypeFor[time.Duration]()
+
+// setField parses s into f: a string, a comma list, a bool, an int or a
+// time.Duration.
+func setField(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		f.SetInt(int64(d))
+		return err
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		f.SetBool(b)
+		return err
+	case f.Kind() == reflect.Int:
+		n, err := strconv.ParseInt(s, 0, 0)
+		f.SetInt(n)
+		return err
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		if strings.TrimSpace(s) != "" {
+			f.Set(reflect.ValueOf(strings.Split(s, ",")))
+		}
+	default:
+		return fmt.Errorf("unsupported setting type %s", f.Type())
 	}
-	return ok
+	return nil
+}
+
+func typeName(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "duration"
+	case t.Kind() == reflect.Slice:
+		return "comma list"
+	}
+	return t.Kind().String()
 }
 
 // ListenPort is the port to listen on: FUNCTIONS_CUSTOMHANDLER_PORT, then
-// FUNCTIONS_HTTPWORKER_PORT, else 7071 so that a frontend's URL is the same
+// FUNCTIONS_HTTPWORKER_PORT, then local.settings.json's Host.LocalHttpPort,
+// else 7071 so that a frontend's URL is the same
 // with and without the Functions host.
 func (c Config) ListenPort() string {
 	switch {
@@ -156,6 +214,8 @@ func (c Config) ListenPort() string {
 		return c.Port
 	case c.LegacyPort != "":
 		return c.LegacyPort
+	case c.LocalHTTPPort != "":
+		return c.LocalHTTPPort
 	}
 	return "7071"
 }

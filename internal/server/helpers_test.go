@@ -27,16 +27,13 @@ func startEmulator(t *testing.T) (connStr string, emu *emulator.Emulator, base s
 	return "Endpoint=http://" + u.Hostname() + ";Port=" + u.Port() + ";AccessKey=" + devKey + ";Version=1.0;", emu, ts.URL
 }
 
-// newHandler builds the handler from env (set with t.Setenv, so callers
-// cannot run in parallel) and serves it on loopback.
+// newHandler builds the handler from the settings env (server.Load in an
+// empty directory: no local.settings.json) and serves it on loopback.
 func newHandler(t *testing.T, env map[string]string) *httptest.Server {
 	t.Helper()
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	cfg, err := server.LoadConfig()
+	cfg, err := server.Load(env, t.TempDir())
 	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	s, err := server.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -11,17 +11,19 @@ import (
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
-// Run loads the settings, listens on the port the Functions host gave (7071
-// without a host) and serves until ctx is done. A bad setting fails before
-// anything listens, with the finding as a one-line JSON log on stderr and as
-// the returned error. Info and debug records go to stdout, warnings and
-// errors to stderr (see NewLogger).
-func Run(ctx context.Context, stdout, stderr io.Writer) error {
-	cfg, err := LoadConfig()
+// Run loads the settings from env (and, outside the Functions host, from
+// dir's local.settings.json; see Load), listens on the port the Functions
+// host gave (7071 without a host) and serves until ctx is done. A bad
+// setting fails before anything listens, with the finding as a one-line
+// JSON log on stderr and as the returned error. Info and debug records go
+// to stdout, warnings and errors to stderr (see NewLogger).
+func Run(ctx context.Context, env Env, dir string, stdout, stderr io.Writer) error {
+	cfg, err := Load(env, dir)
 	if err != nil {
 		return startupError(stdout, stderr, err)
 	}
 	log := NewLogger(stdout, stderr, cfg.LogLevel)
+	log.Debug("settings read", cfg.Sources.LogAttrs()...)
 	srv, err := New(cfg, log)
 	if err != nil {
 		return startupError(stdout, stderr, err)

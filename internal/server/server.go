@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 
@@ -35,14 +34,15 @@ type Server struct {
 	broadcastInFlight atomic.Int64
 }
 
-// New validates cfg, parses the connection string(s) and builds the
-// server. It makes no network call: keys and health are fetched lazily.
+// New validates cfg, parses the connection string(s) (cfg.ConnectionString
+// and cfg.EndpointSettings) and builds the server. It makes no network
+// call: keys and health are fetched lazily.
 func New(cfg Config, logger *slog.Logger) (*Server, error) {
-	return newServer(cfg, logger, os.Environ(), nil)
+	return newServer(cfg, logger, cfg.EndpointSettings, nil)
 }
 
-// newServer is New with the environment the endpoints are read from and
-// the REST clients' options given (tests inject credentials and clocks).
+// newServer is New with the endpoint settings (KEY=VALUE entries) and the
+// REST clients' options given (tests inject credentials and clocks).
 func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *signalr.ClientOptions) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
