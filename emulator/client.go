@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,10 +32,6 @@ func (e *Emulator) authorizeClient(w http.ResponseWriter, r *http.Request) (hubK
 	}
 	return key, p, true
 }
-
-// invocationRefused is the Close error for client-to-server messages: in
-// serverless mode without upstream there is no hub to invoke.
-const invocationRefused = "the client sent a hub invocation, but the hub runs in serverless mode without upstream: clients may only receive messages (the emulator, like the service, closes such connections)"
 
 // handleClient serves the client transports on /client/?hub=&id=: a GET
 // with a WebSocket upgrade, a GET asking for text/event-stream (Server-Sent
@@ -136,7 +133,7 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 	defer cancel()
 
 	hctx, hcancel := context.WithTimeout(ctx, handshakeTimeout)
-	first, rest, err := readHandshake(hctx, ws, e.handshakeRefusal())
+	proto, rest, err := readHandshake(hctx, ws, e.handshakeRefusal())
 	hcancel()
 	if err != nil {
 		var he handshakeError
@@ -150,18 +147,18 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 		ws.CloseNow()
 		return
 	}
-	_ = first
 	// The handshake response goes first in the queue, and the connection is
 	// registered before the client can see it: a REST call made right after
 	// the client's handshake completes finds the connection.
-	c := newConn(id, key, user, wsSink{ws}, e.queueSize, e.log)
-	c.queue <- handshakeOK
+	c := newConn(id, key, user, wsSink{ws: ws, typ: proto.frameType()}, e.queueSize, e.log)
+	c.proto = proto
+	c.queue <- handshakeOKMessage
 	if !e.register(c) {
-		_ = ws.Write(ctx, websocket.MessageText, encodeClose("the emulator is shutting down"))
+		_ = ws.Write(ctx, proto.frameType(), newClose("the emulator is shutting down", true).encode(proto))
 		_ = ws.Close(websocket.StatusGoingAway, "")
 		return
 	}
-	e.log.Debug("emulator: client connected", "hub", key, "connectionId", id, "user", user)
+	e.log.Debug("emulator: client connected", "hub", key, "connectionId", id, "user", user, "protocol", proto.String())
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -174,6 +171,7 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 	cancel()
 	<-writerDone
 	ws.CloseNow()
+	c.markDone()
 	e.unregister(c)
 	e.log.Debug("emulator: client disconnected", "hub", key, "connectionId", id)
 }
@@ -183,64 +181,64 @@ type handshakeError struct{ msg string }
 
 func (h handshakeError) Error() string { return h.msg }
 
-// readHandshake reads until the first record, validates it and returns the
-// bytes that followed it in the same frame(s). A non-empty refusal refuses
-// any handshake with that error text once its record is complete.
-func readHandshake(ctx context.Context, ws *websocket.Conn, refusal string) ([]byte, []byte, error) {
+// readHandshake reads until the first record (JSON text ending in 0x1E,
+// whatever the protocol), validates it and returns the protocol and the
+// bytes that followed it in the same frame(s), which are in that protocol's
+// framing. A non-empty refusal refuses any handshake with that error text
+// once its record is complete.
+func readHandshake(ctx context.Context, ws *websocket.Conn, refusal string) (protocol, []byte, error) {
 	var buf []byte
 	for {
 		_, data, err := ws.Read(ctx)
 		if err != nil {
-			return nil, nil, err
+			return 0, nil, err
 		}
 		buf = append(buf, data...)
-		recs, rest := splitRecords(buf)
-		if len(recs) == 0 {
+		i := bytes.IndexByte(buf, recordSeparator)
+		if i < 0 {
 			if len(buf) > readLimit {
-				return nil, nil, handshakeError{"handshake record too large"}
+				return 0, nil, handshakeError{"handshake record too large"}
 			}
 			continue
 		}
 		if refusal != "" {
-			return nil, nil, handshakeError{refusal}
+			return 0, nil, handshakeError{refusal}
 		}
-		if err := parseHandshake(recs[0]); err != nil {
-			return nil, nil, handshakeError{err.Error()}
+		p, err := parseHandshake(buf[:i])
+		if err != nil {
+			return 0, nil, handshakeError{err.Error()}
 		}
-		// Re-join whatever followed the handshake for the normal reader.
-		var after []byte
-		for _, r := range recs[1:] {
-			after = append(after, r...)
-			after = append(after, recordSeparator)
-		}
-		after = append(after, rest...)
-		return recs[0], after, nil
+		return p, buf[i+1:], nil
 	}
 }
 
 // consume handles the complete client records at the start of buf and
-// returns the unfinished rest. Pings and the other messages that need no
-// upstream are ignored; invocations close the connection as the service
-// does. ok is false once the connection is closing: later data is ignored.
-func (c *conn) consume(buf []byte) (rest []byte, ok bool) {
-	recs, rest := splitRecords(buf)
+// returns the unfinished rest. Messages of the connection itself (Ping,
+// Close, Ack, Sequence) are handled here; every other message goes to
+// onClientMessage. ok is false once the connection is closing: later data
+// is ignored.
+func (e *Emulator) consume(c *conn, buf []byte) (rest []byte, ok bool) {
+	recs, rest, err := c.proto.split(buf)
+	if err != nil {
+		c.requestClose("invalid data from client: "+err.Error(), false, websocket.StatusPolicyViolation)
+		return nil, false
+	}
 	for _, rec := range recs {
-		t, err := messageType(rec)
+		m, err := parseClientMessage(c.proto, rec)
 		if err != nil {
 			c.requestClose("invalid message from client: "+err.Error(), false, websocket.StatusPolicyViolation)
 			return nil, false
 		}
-		switch t {
-		case msgPing, msgCompletion, msgStreamItem, msgCancelInvocation:
-			// Nothing to do: no upstream in serverless mode.
-		case msgInvocation, msgStreamInvocation:
-			c.requestClose(invocationRefused, false, websocket.StatusNormalClosure)
-			return nil, false
+		switch m.Type {
+		case msgPing, msgAck, msgSequence:
+			// Keep-alive; stateful reconnect is not negotiated yet.
 		case msgClose:
 			c.requestClose("", false, websocket.StatusNormalClosure)
 			return nil, false
+		case msgInvocation, msgStreamInvocation, msgCompletion, msgCancelInvocation, msgStreamItem:
+			e.onClientMessage(c, m)
 		default:
-			c.requestClose(fmt.Sprintf("unknown message type %d", t), false, websocket.StatusPolicyViolation)
+			c.requestClose(fmt.Sprintf("unknown message type %d", m.Type), false, websocket.StatusPolicyViolation)
 			return nil, false
 		}
 	}
@@ -253,7 +251,7 @@ func (c *conn) consume(buf []byte) (rest []byte, ok bool) {
 
 // readLoop reads client records until the socket closes.
 func (e *Emulator) readLoop(ctx context.Context, c *conn, ws *websocket.Conn, buf []byte) {
-	buf, ok := c.consume(buf)
+	buf, ok := e.consume(c, buf)
 	buf = append([]byte(nil), buf...)
 	for {
 		_, data, err := ws.Read(ctx)
@@ -265,7 +263,7 @@ func (e *Emulator) readLoop(ctx context.Context, c *conn, ws *websocket.Conn, bu
 		}
 		buf = append(buf, data...)
 		var rest []byte
-		rest, ok = c.consume(buf)
+		rest, ok = e.consume(c, buf)
 		buf = append(buf[:0], rest...)
 	}
 }

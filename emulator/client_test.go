@@ -196,19 +196,29 @@ func TestCloseByRESTCarriesReason(t *testing.T) {
 	c.expectClose("")
 }
 
-func TestClientInvocationClosesConnection(t *testing.T) {
+// TestClientInvocationWithoutUpstream: as the service without upstream, an
+// invocation with an id gets an error Completion saying no upstream is
+// configured, one without an id and other client messages are ignored, and
+// the connection stays open.
+func TestClientInvocationWithoutUpstream(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
 	a := e.connect("chat", "alice", false)
-	a.send(`{"type":6}` + "\x1e" + `{"type":1,"invocationId":"1","target":"Send","arguments":[]}` + "\x1e")
+	a.send(`{"type":6}` + "\x1e" + `{"type":1,"target":"NoAnswer","arguments":[]}` + "\x1e" +
+		`{"type":5,"invocationId":"9"}` + "\x1e" + `{"type":3,"invocationId":"8","result":1}` + "\x1e" +
+		`{"type":1,"invocationId":"1","target":"Send","arguments":[]}` + "\x1e")
 	m, ok := a.next(5 * time.Second)
-	if !ok || m.Type != 7 || m.Error == nil || *m.Error == "" {
-		t.Fatalf("want Close with an error, got %+v ok=%v", m, ok)
+	if !ok || m.Type != 3 || m.InvocationID == nil || *m.InvocationID != "1" || m.Error == nil || !strings.Contains(*m.Error, "no upstream is configured") {
+		t.Fatalf("want an error Completion for invocation 1, got %+v ok=%v", m, ok)
 	}
+	if r := e.rest("POST", "/api/hubs/chat/:send", apiV, `{"target":"m","arguments":[1]}`); r.status != 202 {
+		t.Fatalf("send: %d", r.status)
+	}
+	a.expectInvocation("m", "1")
 }
 
 func TestHandshakeErrors(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
-	for _, hs := range []string{`{"protocol":"messagepack","version":1}`, `{"protocol":"json","version":2}`, `not json`} {
+	for _, hs := range []string{`{"protocol":"blazorpack","version":1}`, `{"protocol":"messagepack","version":2}`, `{"protocol":"json","version":2}`, `not json`} {
 		tok := e.clientToken("chat", "")
 		n := e.negotiate("chat", tok)
 		c := e.dial("chat", n.ConnectionToken, tok, false)
@@ -265,5 +275,8 @@ func TestCloseDisconnectsClients(t *testing.T) {
 	if err := e.em.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a.expectClose("the emulator is shutting down")
+	m, ok := a.next(5 * time.Second)
+	if !ok || m.Type != 7 || m.Error == nil || *m.Error != "the emulator is shutting down" || !m.AllowReconnect {
+		t.Fatalf("want Close with allowReconnect on shutdown, got %+v ok=%v", m, ok)
+	}
 }

@@ -45,15 +45,21 @@ type conn struct {
 	id   string
 	hub  string
 	user string
-	out  sink
-	log  *slog.Logger
+	// proto is the hub protocol of the handshake. It is set before the
+	// handshake response is queued and never changes after.
+	proto protocol
+	out   sink
+	log   *slog.Logger
 
-	queue   chan []byte
+	queue   chan *outMessage
 	closing chan struct{}
 	once    sync.Once
 	reason  string // Close message error text; set before closing is closed
 	drain   bool   // flush the queue before the Close message
-	status  websocket.StatusCode
+	// reconnect sets allowReconnect in the Close message (graceful
+	// shutdown: the client may come back).
+	reconnect bool
+	status    websocket.StatusCode
 	// final replaces the Close message when finalSet (nil: write nothing),
 	// for handshake failures on the HTTP transports.
 	final    []byte
@@ -65,6 +71,14 @@ type conn struct {
 
 	// groups is guarded by Emulator.mu.
 	groups map[string]struct{}
+
+	// done is closed when the connection is over (see markDone).
+	done     chan struct{}
+	doneOnce sync.Once
+
+	// invMu guards the server-to-client invocations awaiting a Completion.
+	invMu   sync.Mutex
+	waiters map[string]chan clientMessage
 }
 
 func newConn(id, hubKey, user string, out sink, queueSize int, log *slog.Logger) *conn {
@@ -77,14 +91,19 @@ func newConn(id, hubKey, user string, out sink, queueSize int, log *slog.Logger)
 		user:     user,
 		out:      out,
 		log:      log,
-		queue:    make(chan []byte, queueSize),
+		queue:    make(chan *outMessage, queueSize),
 		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 }
 
+// markDone records that the connection is over: invocations waiting for its
+// completions give up.
+func (c *conn) markDone() { c.doneOnce.Do(func() { close(c.done) }) }
+
 // enqueue hands b to the writer without blocking. It reports false if the
 // connection is closing or its queue is full (which starts closing it).
-func (c *conn) enqueue(b []byte) bool {
+func (c *conn) enqueue(b *outMessage) bool {
 	select {
 	case <-c.closing:
 		return false
@@ -109,6 +128,19 @@ func (c *conn) requestClose(reason string, drain bool, status websocket.StatusCo
 		c.reason = reason
 		c.drain = drain
 		c.status = status
+		close(c.closing)
+	})
+}
+
+// requestShutdownClose is requestClose for a graceful shutdown: the queue
+// is flushed and the Close message carries allowReconnect, so clients with
+// automatic reconnect come back once the emulator runs again.
+func (c *conn) requestShutdownClose(reason string) {
+	c.once.Do(func() {
+		c.reason = reason
+		c.drain = true
+		c.reconnect = true
+		c.status = websocket.StatusGoingAway
 		close(c.closing)
 	})
 }
@@ -149,7 +181,7 @@ func (c *conn) writeLoop(parent context.Context, pingInterval time.Duration) {
 				return
 			}
 		case <-tick:
-			if err := c.write(ctx, pingRecord); err != nil {
+			if err := c.write(ctx, pingMessage.encode(c.proto)); err != nil {
 				c.out.kill()
 				return
 			}
@@ -176,7 +208,7 @@ func (c *conn) finish(ctx context.Context) {
 			break
 		}
 	}
-	last := encodeClose(c.reason)
+	last := newClose(c.reason, c.reconnect).encode(c.proto)
 	if c.finalSet {
 		last = c.final
 	}
@@ -203,11 +235,11 @@ func (c *conn) write(ctx context.Context, b []byte) error {
 }
 
 // writeBatch writes first plus whatever else is already queued (up to
-// maxBatchBytes) as one unit (a text frame, an event, a poll answer):
-// several records per unit are allowed.
-func (c *conn) writeBatch(ctx context.Context, first []byte) error {
+// maxBatchBytes) as one unit (a frame, an event, a poll answer): several
+// records per unit are allowed.
+func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 	if len(c.queue) == 0 {
-		return c.write(ctx, first)
+		return c.write(ctx, first.encode(c.proto))
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -216,8 +248,9 @@ func (c *conn) writeBatch(ctx context.Context, first []byte) error {
 		return err
 	}
 	n := 0
-	b := first
+	m := first
 	for {
+		b := m.encode(c.proto)
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
@@ -226,7 +259,7 @@ func (c *conn) writeBatch(ctx context.Context, first []byte) error {
 			break
 		}
 		select {
-		case b = <-c.queue:
+		case m = <-c.queue:
 			continue
 		default:
 		}
@@ -235,15 +268,19 @@ func (c *conn) writeBatch(ctx context.Context, first []byte) error {
 	return w.Close()
 }
 
-// wsSink is the WebSocket transport.
-type wsSink struct{ ws *websocket.Conn }
+// wsSink is the WebSocket transport; typ is the frame type of the
+// connection's protocol.
+type wsSink struct {
+	ws  *websocket.Conn
+	typ websocket.MessageType
+}
 
 func (s wsSink) write(ctx context.Context, b []byte) error {
-	return s.ws.Write(ctx, websocket.MessageText, b)
+	return s.ws.Write(ctx, s.typ, b)
 }
 
 func (s wsSink) writer(ctx context.Context) (io.WriteCloser, error) {
-	return s.ws.Writer(ctx, websocket.MessageText)
+	return s.ws.Writer(ctx, s.typ)
 }
 
 // end waits (bounded by the library) for the client's close frame, which

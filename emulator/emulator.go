@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // DefaultAccessKey is the well-known development key Microsoft's emulator
@@ -195,7 +193,7 @@ func (e *Emulator) Close() error {
 	}
 	e.mu.Unlock()
 	for _, c := range all {
-		c.requestClose("the emulator is shutting down", true, websocket.StatusGoingAway)
+		c.requestShutdownClose("the emulator is shutting down")
 	}
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()

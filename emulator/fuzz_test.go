@@ -2,13 +2,14 @@ package emulator
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 )
 
 // FuzzSplitRecords checks the 0x1E record splitter and the handshake parser
 // on arbitrary client frames: splitting loses and invents nothing, and the
-// handshake parser never panics and accepts only json version 1.
+// handshake parser never panics and accepts only json or messagepack version 1.
 func FuzzSplitRecords(f *testing.F) {
 	f.Add([]byte("{\"protocol\":\"json\",\"version\":1}\x1e"))
 	f.Add([]byte("{\"protocol\":\"json\",\"version\":1}\x1e{\"type\":6}\x1e{\"ty"))
@@ -33,16 +34,16 @@ func FuzzSplitRecords(f *testing.F) {
 			t.Fatalf("split/join changed the input")
 		}
 		for _, r := range recs {
-			if parseHandshake(r) == nil {
+			if p, err := parseHandshake(r); err == nil {
 				var h struct {
 					Protocol string
 					Version  int
 				}
-				if err := json.Unmarshal(r, &h); err != nil || h.Protocol != "json" || h.Version != 1 {
-					t.Fatalf("accepted handshake %q", r)
+				if err := json.Unmarshal(r, &h); err != nil || h.Protocol != p.String() || h.Version != 1 {
+					t.Fatalf("accepted handshake %q as %v", r, p)
 				}
 			}
-			_, _ = messageType(r)
+			_, _ = parseJSONMessage(r)
 		}
 	})
 }
@@ -112,4 +113,64 @@ func TestParseRESTPathTable(t *testing.T) {
 			t.Errorf("%s %s = %+v, %v; want %+v", c.method, c.path, got, err, c.want)
 		}
 	}
+}
+
+// FuzzMsgpackRecords checks the MessagePack record reader on arbitrary
+// client bytes: splitting never panics and loses nothing (the records and
+// the rest re-frame to the input), no record is over the limit, and parsing
+// a record and converting its values to JSON never panics and yields valid
+// JSON.
+func FuzzMsgpackRecords(f *testing.F) {
+	f.Add([]byte{0x02, 0x91, 0x06})
+	f.Add([]byte{0x0c, 0x96, 0x01, 0x80, 0xc0, 0xa1, 't', 0x91, 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x90})
+	f.Add([]byte{0x05, 0x94, 0x03, 0x80, 0xa1, 0x31, 0x02})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{0x80, 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, rest, err := splitBinaryRecords(data, 1<<16)
+		var joined []byte
+		for _, r := range recs {
+			if len(r) > 1<<16 {
+				t.Fatalf("record of %d bytes over the limit", len(r))
+			}
+			joined = appendBinaryRecord(joined, r)
+			m, err := parseMsgpackMessage(r)
+			if err != nil {
+				continue
+			}
+			for _, v := range append(append([][]byte{m.Result, m.Item}, m.Arguments...), r) {
+				if len(v) == 0 {
+					continue
+				}
+				if j, err := msgpackToJSON(v); err == nil && !json.Valid(j) {
+					t.Fatalf("invalid JSON %q from %x", j, v)
+				}
+			}
+		}
+		if err == nil && !bytes.HasSuffix(data, rest) {
+			t.Fatalf("rest %x is not the end of the input", rest)
+		}
+		if err == nil && !bytes.Equal(append(joined, rest...), data) && canonicalPrefixes(data) {
+			t.Fatalf("split/join changed the input")
+		}
+	})
+}
+
+// canonicalPrefixes reports whether every length prefix in data is the
+// shortest encoding (only then does re-framing give back the same bytes).
+func canonicalPrefixes(data []byte) bool {
+	for len(data) > 0 {
+		n, k := binary.Uvarint(data)
+		if k <= 0 {
+			return true
+		}
+		if len(binary.AppendUvarint(nil, n)) != k {
+			return false
+		}
+		if uint64(len(data)-k) < n {
+			return true
+		}
+		data = data[k+int(n):]
+	}
+	return true
 }

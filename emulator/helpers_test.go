@@ -258,6 +258,8 @@ type message struct {
 	Arguments    []json.RawMessage `json:"arguments"`
 	InvocationID *string           `json:"invocationId"`
 	Error        *string           `json:"error"`
+	// AllowReconnect is set in a Close the client may reconnect after.
+	AllowReconnect bool `json:"allowReconnect"`
 }
 
 // next returns the next non-ping message; ok=false after timeout or close.

@@ -219,25 +219,30 @@ func (e *Emulator) receive(w http.ResponseWriter, r *http.Request, hc *httpConn)
 			hc.c.requestCloseFinal(encodeHandshakeError(refusal))
 			return
 		}
-		if err := parseHandshake(hc.in[:i]); err != nil {
+		proto, err := parseHandshake(hc.in[:i])
+		if err == nil && proto.binary() && hc.kind == kindSSE {
+			err = errors.New("the " + proto.String() + " hub protocol is binary and Server-Sent Events carry text only: use WebSockets or long polling (negotiate offers ServerSentEvents with the Text transfer format only)")
+		}
+		if err != nil {
 			hc.broken = true
 			hc.c.requestCloseFinal(encodeHandshakeError(err.Error()))
 			return
 		}
+		hc.c.proto = proto
 		hc.handshaken = true
 		hc.hs.Stop()
 		hc.in = append(hc.in[:0], hc.in[i+1:]...)
 		// The handshake response goes first in the (still empty) queue,
 		// and the connection is registered before the client can see it.
-		hc.c.queue <- handshakeOK
+		hc.c.queue <- handshakeOKMessage
 		if !e.register(hc.c) {
 			hc.broken = true
 			hc.c.requestClose("the emulator is shutting down", true, websocket.StatusGoingAway)
 			return
 		}
-		e.log.Debug("emulator: client connected", "hub", hc.c.hub, "connectionId", hc.c.id, "user", hc.c.user, "transport", hc.kind.String())
+		e.log.Debug("emulator: client connected", "hub", hc.c.hub, "connectionId", hc.c.id, "user", hc.c.user, "transport", hc.kind.String(), "protocol", proto.String())
 	}
-	rest, ok := hc.c.consume(hc.in)
+	rest, ok := e.consume(hc.c, hc.in)
 	if !ok {
 		hc.broken = true
 		hc.in = nil
@@ -256,6 +261,7 @@ func (e *Emulator) endHTTPConn(hc *httpConn) {
 		}
 		hc.c.requestCloseFinal(nil) // later enqueues are refused quietly
 		close(hc.ended)
+		hc.c.markDone()
 		e.unregister(hc.c)
 		e.log.Debug("emulator: client disconnected", "hub", hc.c.hub, "connectionId", hc.c.id, "transport", hc.kind.String())
 		time.AfterFunc(endedGrace, func() {

@@ -132,8 +132,8 @@ func excludedSet(r *http.Request) map[string]struct{} {
 	return m
 }
 
-// restSend serves the four sends: the record is encoded once and the same
-// bytes are queued to every recipient.
+// restSend serves the four sends: one protocol-neutral message is queued to
+// every recipient and encoded at most once per protocol.
 func (e *Emulator) restSend(w http.ResponseWriter, r *http.Request, key string, rt restRoute) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.maxBody))
 	if err != nil {
@@ -151,7 +151,7 @@ func (e *Emulator) restSend(w http.ResponseWriter, r *http.Request, key string, 
 		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "body", err.Error())
 		return
 	}
-	rec := encodeInvocation(p.target, p.args)
+	rec := newInvocation(p.target, p.args)
 	ex := excludedSet(r)
 	now := e.now()
 	send := func(c *conn) {

@@ -166,23 +166,24 @@ func TestSSETokenChecks(t *testing.T) {
 	}
 }
 
-// TestSSEInvocationAndHandshakeErrors: an invocation from the client closes
-// the connection with an explanation; a MessagePack handshake is refused
-// with {"error":…} and the stream ends.
+// TestSSEInvocationAndHandshakeErrors: an invocation with an id gets an
+// error Completion explaining serverless mode without upstream and the
+// stream stays open; a MessagePack handshake is refused with {"error":…}
+// (Server-Sent Events carry text only) and the stream ends.
 func TestSSEInvocationAndHandshakeErrors(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
 	c := e.connectSSE("chat", "")
-	if r := c.post(`{"type":6}` + "\x1e" + `{"type":1,"target":"x","arguments":[]}` + "\x1e"); r.status != 200 {
+	if r := c.post(`{"type":6}` + "\x1e" + `{"type":1,"invocationId":"7","target":"x","arguments":[]}` + "\x1e"); r.status != 200 {
 		t.Fatalf("POST: %d", r.status)
 	}
 	m, ok := c.next(5 * time.Second)
-	if !ok || m.Type != 7 || m.Error == nil || !strings.Contains(*m.Error, "serverless") {
-		t.Fatalf("want Close explaining serverless mode, got %+v ok=%v", m, ok)
+	if !ok || m.Type != 3 || m.Error == nil || !strings.Contains(*m.Error, "serverless") {
+		t.Fatalf("want a Completion explaining serverless mode, got %+v ok=%v", m, ok)
 	}
-	if !c.waitEnd(5 * time.Second) {
-		t.Fatal("stream did not end")
+	if r := e.rest("POST", "/api/hubs/chat/:send", apiV, `{"target":"still","arguments":[1]}`); r.status != 202 {
+		t.Fatalf("send: %d", r.status)
 	}
-	e.waitGone("chat", c.id)
+	c.expectInvocation("still", "1")
 
 	tok := e.clientToken("chat", "")
 	n := e.negotiate("chat", tok)
@@ -191,7 +192,7 @@ func TestSSEInvocationAndHandshakeErrors(t *testing.T) {
 		t.Fatalf("handshake POST: %d", r.status)
 	}
 	rec := bad.nextRaw(5 * time.Second)
-	if !strings.Contains(string(rec), `"error":`) || !strings.Contains(string(rec), "messagepack") {
+	if !strings.Contains(string(rec), `"error":`) || !strings.Contains(string(rec), "Server-Sent Events carry text only") {
 		t.Fatalf("handshake answer %q", rec)
 	}
 	if !bad.waitEnd(5 * time.Second) {
