@@ -242,9 +242,7 @@ func (c *client) nextRaw(timeout time.Duration) []byte {
 		if len(data) == 0 || data[len(data)-1] != 0x1e {
 			c.t.Fatalf("frame %q does not end with a record separator", data)
 		}
-		for _, r := range bytes.Split(data[:len(data)-1], []byte{0x1e}) {
-			c.pending = append(c.pending, r)
-		}
+		c.pending = append(c.pending, bytes.Split(data[:len(data)-1], []byte{0x1e})...)
 	}
 	r := c.pending[0]
 	c.pending = c.pending[1:]

@@ -57,17 +57,6 @@ func (m *outMessage) preset(p protocol, b []byte) *outMessage {
 	return m
 }
 
-// sequenced reports whether m counts in stateful reconnect's sequence
-// (HubProtocol.md: every message but Ping, Ack, Sequence and Close... the
-// transport-level ones are not buffered for replay).
-func (m *outMessage) sequenced() bool {
-	switch m.typ {
-	case msgPing, msgAck, msgSequence, msgClose, 0:
-		return false
-	}
-	return true
-}
-
 // rawMessage is a record sent as is, identical in every protocol (the
 // handshake response, which is JSON text in both).
 func rawMessage(b []byte) *outMessage {

@@ -261,3 +261,23 @@ func TestInvokeClient(t *testing.T) {
 		}
 	}
 }
+
+// TestSendFramed: a record already framed in the connection's protocol (an
+// upstream's completion) is sent byte for byte, and the protocol names the
+// content type of an unframed upstream message.
+func TestSendFramed(t *testing.T) {
+	for p, ct := range map[protocol]string{protoJSON: "application/json", protoMsgpack: "application/x-msgpack"} {
+		c := newConn("c1", "chat", "", nil, 8, New(Options{}).log)
+		c.proto = p
+		framed := []byte("any framed bytes\x1e")
+		if !c.sendFramed(framed) {
+			t.Fatal("not queued")
+		}
+		if got := (<-c.queue).encode(p); !bytes.Equal(got, framed) {
+			t.Fatalf("%v: sent %q", p, got)
+		}
+		if p.contentType() != ct {
+			t.Fatalf("%v: content type %q", p, p.contentType())
+		}
+	}
+}
