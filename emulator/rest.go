@@ -79,6 +79,10 @@ func (e *Emulator) handleREST(w http.ResponseWriter, r *http.Request) {
 		e.restSend(w, r, key, rt)
 	case opCloseAll, opCloseUser, opCloseGroup, opCloseConn:
 		e.restClose(w, r, key, rt)
+	case opExecute:
+		e.restExecute(w, r, key)
+	case opListGroup:
+		e.restListGroup(w, r, key, rt.group)
 	default:
 		e.restMembership(w, r, key, rt)
 	}

@@ -34,6 +34,8 @@ const (
 	opGroupExists
 	opConnJoinGroup
 	opConnLeaveGroup
+	opExecute   // 2023-07-01, execute.go
+	opListGroup // 2024-12-01, grouplist.go
 )
 
 // restRoute is a parsed REST request path.
@@ -44,6 +46,7 @@ type restRoute struct {
 	user   string
 	group  string
 	conn   string
+	stream string
 }
 
 // restPattern maps a path shape (after /api[/v1]/) to operations by method.
@@ -81,6 +84,8 @@ var restPatterns = []restPattern{
 	pat("hubs/{hub}/groups/{group}/:closeConnections", map[string]restOp{"POST": opCloseGroup}),
 	pat("hubs/{hub}/groups/{group}/connections/{conn}", map[string]restOp{"PUT": opConnJoinGroup, "DELETE": opConnLeaveGroup}),
 	pat("hubs/{hub}/groups/{group}/users/{user}", map[string]restOp{"PUT": opUserJoinGroup, "DELETE": opUserLeaveGroup, "HEAD": opUserInGroup, "GET": opUserInGroup}),
+	pat("hubs/{hub}/:execute", map[string]restOp{"POST": opExecute}),
+	pat("hubs/{hub}/groups/{group}/connections", map[string]restOp{"GET": opListGroup}),
 }
 
 // routeError is a path that matches no route (status 404) or a route that
@@ -134,6 +139,8 @@ func parseRESTPath(method, escapedPath string) (restRoute, error) {
 					cap.group = v
 				case "{conn}":
 					cap.conn = v
+				case "{stream}":
+					cap.stream = v
 				}
 				continue
 			}
