@@ -49,8 +49,8 @@ func TestMatch(t *testing.T) {
 		{"'it''s' in groups", "c4"},
 		{"userId eq null", "c3"},
 		{"userId ne null", "c1 c2 c4 c5"},
-		{"UserId EQ 'alice'", "c1"},                    // names in any case
-		{"USERID eq 'ALICE'", ""},                      // values case-sensitive
+		{"UserId EQ 'alice'", "c1"}, // names in any case
+		{"USERID eq 'ALICE'", ""},   // values case-sensitive
 		{"connectionId ne 'c1' and 'room1' in groups", "c3"},
 		// and binds tighter than or.
 		{"userId eq 'alice' or userId eq 'chatbot' and connectionId eq 'zz'", "c1"},
