@@ -140,7 +140,7 @@ func (e *Emulator) restExecute(w http.ResponseWriter, r *http.Request, key strin
 		for _, cmd := range cmds {
 			switch cmd.Type {
 			case "sendmessage":
-				rec := encodeInvocation(cmd.payload.target, cmd.payload.args)
+				rec := newInvocation(cmd.payload.target, cmd.payload.args)
 				for _, c := range targets {
 					c.enqueue(rec)
 				}
