@@ -29,6 +29,7 @@ func hsConfig() identity.Config {
 }
 
 func TestBearerHS256Valid(t *testing.T) {
+	t.Parallel()
 	r := newResolver(t, hsConfig())
 	c := baseClaims()
 	c["roles"] = []any{"admin", "ops", map[string]any{"nested": 1}}
@@ -77,6 +78,7 @@ func genOtherRSA(t *testing.T) *rsa.PrivateKey {
 }
 
 func TestBearerTokenInQuery(t *testing.T) {
+	t.Parallel()
 	r := newResolver(t, hsConfig())
 	tok := sign(t, jwt.SigningMethodHS256, testSecret, "", baseClaims())
 	p, err := r.Resolve(newRequest(t, "/api/negotiate?hub=chat&access_token="+url.QueryEscape(tok), nil))
@@ -93,6 +95,7 @@ func TestBearerTokenInQuery(t *testing.T) {
 }
 
 func TestBearerRejections(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	with := func(mod func(jwt.MapClaims)) jwt.MapClaims {
 		c := baseClaims()
@@ -174,6 +177,7 @@ func TestBearerRejections(t *testing.T) {
 }
 
 func TestBearerLeewayAndCustomUserIDClaim(t *testing.T) {
+	t.Parallel()
 	cfg := hsConfig()
 	cfg.Leeway = 2 * time.Minute
 	cfg.UserIDClaim = "oid"
@@ -195,6 +199,7 @@ func TestBearerLeewayAndCustomUserIDClaim(t *testing.T) {
 }
 
 func TestBearerIgnoredWithoutVerifier(t *testing.T) {
+	t.Parallel()
 	log, buf := captureLogger()
 	tok := sign(t, jwt.SigningMethodHS256, testSecret, "", baseClaims())
 
@@ -216,6 +221,7 @@ func TestBearerIgnoredWithoutVerifier(t *testing.T) {
 }
 
 func TestBearerJWKS(t *testing.T) {
+	t.Parallel()
 	k := genKeys(t)
 	srv := newJWKSServer(t, rsaJWK("rsa-1", &k.rsa.PublicKey), ecJWK(t, "ec-1", &k.ec.PublicKey))
 	r := newResolver(t, identity.Config{JWKSURL: srv.URL + "/keys", Audiences: []string{"api://signalr"}})
@@ -263,6 +269,7 @@ func TestBearerJWKS(t *testing.T) {
 }
 
 func TestBearerJWKSUnknownKIDRefreshes(t *testing.T) {
+	t.Parallel()
 	k := genKeys(t)
 	srv := newJWKSServer(t, ecJWK(t, "ec-1", &k.ec.PublicKey))
 	r := newResolver(t, identity.Config{JWKSURL: srv.URL})
@@ -284,6 +291,7 @@ func TestBearerJWKSUnknownKIDRefreshes(t *testing.T) {
 }
 
 func TestBearerAlgorithmConfusion(t *testing.T) {
+	t.Parallel()
 	k := genKeys(t)
 	srv := newJWKSServer(t, rsaJWK("rsa-1", &k.rsa.PublicKey))
 	r := newResolver(t, identity.Config{JWKSURL: srv.URL, AllowAnonymous: true})
@@ -307,6 +315,7 @@ func TestBearerAlgorithmConfusion(t *testing.T) {
 }
 
 func TestBearerJWKSUnavailable(t *testing.T) {
+	t.Parallel()
 	k := genKeys(t)
 	srv := newJWKSServer(t, rsaJWK("rsa-1", &k.rsa.PublicKey))
 	srv.status.Store(http.StatusInternalServerError)
@@ -328,6 +337,7 @@ func TestBearerJWKSUnavailable(t *testing.T) {
 }
 
 func TestBearerJWKSEdDSAAndConcurrentFirstUse(t *testing.T) {
+	t.Parallel()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -359,6 +369,7 @@ func TestBearerJWKSEdDSAAndConcurrentFirstUse(t *testing.T) {
 }
 
 func TestBearerJWKSOverTLSAndBodyCap(t *testing.T) {
+	t.Parallel()
 	k := genKeys(t)
 	body, err := json.Marshal(map[string]any{"keys": []map[string]string{rsaJWK("rsa-1", &k.rsa.PublicKey)}})
 	if err != nil {

@@ -18,6 +18,7 @@ const principalJSON = `{"auth_typ":"aad","claims":[` +
 	`"name_typ":"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name","role_typ":"roles"}`
 
 func TestEasyAuthForgedHeadersIgnoredWhenUntrusted(t *testing.T) {
+	t.Parallel()
 	log, buf := captureLogger()
 	r := newResolver(t, identity.Config{AllowAnonymous: true, Logger: log})
 	req := newRequest(t, "/api/negotiate", map[string]string{
@@ -58,6 +59,7 @@ func TestEasyAuthForgedHeadersIgnoredWhenUntrusted(t *testing.T) {
 }
 
 func TestEasyAuthTrustedWithPrincipalID(t *testing.T) {
+	t.Parallel()
 	r := newResolver(t, identity.Config{TrustEasyAuth: true})
 	req := newRequest(t, "/api/negotiate", map[string]string{
 		identity.HeaderClientPrincipal:    base64.StdEncoding.EncodeToString([]byte(principalJSON)),
@@ -87,6 +89,7 @@ func TestEasyAuthTrustedWithPrincipalID(t *testing.T) {
 }
 
 func TestEasyAuthTrustedClaimsOnly(t *testing.T) {
+	t.Parallel()
 	r := newResolver(t, identity.Config{TrustEasyAuth: true})
 	// URL alphabet, unpadded: the decoder accepts every base64 flavour.
 	enc := base64.RawURLEncoding.EncodeToString([]byte(principalJSON + "   "))
@@ -111,6 +114,7 @@ func TestEasyAuthTrustedClaimsOnly(t *testing.T) {
 }
 
 func TestEasyAuthTrustedWithoutUserID(t *testing.T) {
+	t.Parallel()
 	r := newResolver(t, identity.Config{TrustEasyAuth: true, AllowAnonymous: true})
 	enc := base64.StdEncoding.EncodeToString([]byte(`{"auth_typ":"aad","claims":[{"typ":"name","val":"x"}]}`))
 	_, err := r.Resolve(newRequest(t, "/", map[string]string{identity.HeaderClientPrincipal: enc}))
@@ -119,6 +123,7 @@ func TestEasyAuthTrustedWithoutUserID(t *testing.T) {
 }
 
 func TestEasyAuthBadPrincipal(t *testing.T) {
+	t.Parallel()
 	r := newResolver(t, identity.Config{TrustEasyAuth: true, AllowAnonymous: true})
 	for name, v := range map[string]string{
 		"not base64":    "!!!not-base64-at-all!!!",
@@ -141,6 +146,7 @@ func TestEasyAuthBadPrincipal(t *testing.T) {
 }
 
 func TestDecodeClientPrincipalFlavours(t *testing.T) {
+	t.Parallel()
 	raw := []byte(`{"auth_typ":"aad","claims":[{"typ":"a","val":"b?>"}],"name_typ":"n","role_typ":"r"}`)
 	for name, enc := range map[string]string{
 		"std padded":   base64.StdEncoding.EncodeToString(raw),

@@ -14,6 +14,7 @@ import (
 )
 
 func TestAnonymous(t *testing.T) {
+	t.Parallel()
 	r := newResolver(t, identity.Config{AllowAnonymous: true})
 	// A query userid is never a way to pick a user id.
 	p, err := r.Resolve(newRequest(t, "/api/negotiate?userid=admin&userId=admin", map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}))
@@ -32,6 +33,7 @@ func TestAnonymous(t *testing.T) {
 }
 
 func TestDevHeader(t *testing.T) {
+	t.Parallel()
 	hdr := map[string]string{"x-ms-signalr-userid": "dev-user"}
 	r := newResolver(t, identity.Config{AllowAnonymous: true})
 	p, err := r.Resolve(newRequest(t, "/", hdr))
@@ -52,6 +54,7 @@ func TestDevHeader(t *testing.T) {
 }
 
 func TestPrecedence(t *testing.T) {
+	t.Parallel()
 	cfg := hsConfig()
 	cfg.TrustEasyAuth = true
 	cfg.DevAllowClientUserID = true
@@ -83,6 +86,7 @@ func TestPrecedence(t *testing.T) {
 }
 
 func TestNewValidatesConfig(t *testing.T) {
+	t.Parallel()
 	cases := map[string]identity.Config{
 		"jwks and secret": {JWKSURL: "https://idp.example/keys", HS256Secret: testSecret},
 		"short secret":    {HS256Secret: []byte("too-short")},
@@ -119,6 +123,7 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestClaimsOfTypes(t *testing.T) {
+	t.Parallel()
 	p := identity.Principal{Claims: []identity.Claim{
 		{Type: identity.ClaimTypeNameIdentifier, Value: "1234"},
 		{Type: identity.ClaimTypeName, Value: "Ada"},
@@ -156,6 +161,7 @@ func TestClaimsOfTypes(t *testing.T) {
 }
 
 func TestHasRole(t *testing.T) {
+	t.Parallel()
 	for _, typ := range []string{"role", "roles", identity.ClaimTypeRole} {
 		p := identity.Principal{Claims: []identity.Claim{{Type: "sub", Value: "admin"}, {Type: typ, Value: "admin"}}}
 		if !p.HasRole("admin") {

@@ -29,6 +29,7 @@ type broadcastSummary struct {
 }
 
 func TestBroadcastInputErrors(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs})
 	big := `{"target":"t","arguments":["` + strings.Repeat("x", 1<<20) + `"]}`
@@ -70,6 +71,7 @@ func TestBroadcastInputErrors(t *testing.T) {
 // TestBroadcastAppliesItemsInOrder sends a batch through the handler to the
 // emulator and checks the service's state with the REST client.
 func TestBroadcastAppliesItemsInOrder(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs})
 	body := `[
@@ -114,6 +116,7 @@ func TestBroadcastAppliesItemsInOrder(t *testing.T) {
 // TestBroadcastServiceDown maps an unreachable service to 502 with the
 // summary of what was not sent.
 func TestBroadcastServiceDown(t *testing.T) {
+	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close() // nothing listens there now
@@ -136,7 +139,8 @@ func TestBroadcastServiceDown(t *testing.T) {
 // TestNegotiateDoesNotWaitOnREST checks the bulkhead: while broadcasts hang
 // on a service that never answers, negotiate still answers.
 func TestNegotiateDoesNotWaitOnREST(t *testing.T) {
-	cs := hangingService(t)
+	t.Parallel()
+	cs, arrived := hangingService(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs, "SIGNALR_REST_TIMEOUT": "3s"})
 	done := make(chan int, 4)
 	for range 4 {
@@ -145,7 +149,9 @@ func TestNegotiateDoesNotWaitOnREST(t *testing.T) {
 			done <- status
 		}()
 	}
-	time.Sleep(100 * time.Millisecond) // the broadcasts are now waiting on the service
+	for range 4 {
+		<-arrived // the broadcasts are now waiting on the service
+	}
 	for range 20 {
 		status, _, b := do(t, "POST", h.URL+"/api/negotiate", "", nil)
 		if status != 200 {
@@ -167,6 +173,7 @@ func TestNegotiateDoesNotWaitOnREST(t *testing.T) {
 // TestMultipleEndpoints: negotiate avoids an unhealthy primary, broadcast
 // goes to every endpoint and reports each, and /api/health summarises.
 func TestMultipleEndpoints(t *testing.T) {
+	t.Parallel()
 	csA, _, _ := startEmulator(t)
 	csB, _, _ := startEmulator(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -229,6 +236,7 @@ func TestMultipleEndpoints(t *testing.T) {
 }
 
 func TestHealthUnhealthy(t *testing.T) {
+	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "Endpoint=http://127.0.0.1;Port=" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + ";AccessKey=" + devKey + ";Version=1.0;"
 	ln.Close()
@@ -240,26 +248,34 @@ func TestHealthUnhealthy(t *testing.T) {
 }
 
 // hangingService is a service that accepts every request and never
-// answers (until the test ends); it returns its connection string.
-func hangingService(t *testing.T) string {
+// answers (until the test ends); it returns its connection string and a
+// channel that receives once per request it holds.
+func hangingService(t *testing.T) (string, <-chan struct{}) {
 	t.Helper()
 	hang := make(chan struct{})
+	arrived := make(chan struct{}, 64)
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-hang:
 		case <-r.Context().Done():
 		}
 	}))
 	t.Cleanup(func() { close(hang); svc.Close() })
-	return "Endpoint=" + svc.URL + ";AccessKey=" + devKey + ";Version=1.0;"
+	return "Endpoint=" + svc.URL + ";AccessKey=" + devKey + ";Version=1.0;", arrived
 }
 
 // TestOverloadSheddingPerFunction: beyond HANDLER_MAX_IN_FLIGHT, broadcasts
 // are refused at once with 503 request.overloaded, while negotiate (its own
 // bulkhead) keeps answering.
 func TestOverloadSheddingPerFunction(t *testing.T) {
+	t.Parallel()
+	cs, arrived := hangingService(t)
 	h := newHandler(t, map[string]string{
-		"AzureSignalRConnectionString": hangingService(t),
+		"AzureSignalRConnectionString": cs,
 		"HANDLER_MAX_IN_FLIGHT":        "2",
 		"SIGNALR_REST_TIMEOUT":         "3s",
 	})
@@ -270,7 +286,8 @@ func TestOverloadSheddingPerFunction(t *testing.T) {
 			done <- status
 		}()
 	}
-	time.Sleep(150 * time.Millisecond) // both broadcasts now hold a slot
+	<-arrived // both broadcasts now hold a slot: they reached the service
+	<-arrived
 	status, hdr, b := do(t, "POST", h.URL+"/api/broadcast", `{"target":"t"}`, map[string]string{"Content-Type": "application/json"})
 	wantError(t, status, b, http.StatusServiceUnavailable, "request.overloaded")
 	if hdr.Get("Retry-After") == "" {
@@ -288,6 +305,7 @@ func TestOverloadSheddingPerFunction(t *testing.T) {
 // TestBroadcastAuthorization: BROADCAST_REQUIRE_AUTH and
 // BROADCAST_REQUIRED_ROLE add an identity check on top of the function key.
 func TestBroadcastAuthorization(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{
 		"AzureSignalRConnectionString": cs,

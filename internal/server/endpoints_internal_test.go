@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -76,13 +75,6 @@ func TestCollectEndpointSettings(t *testing.T) {
 
 func apperrCode(err error) string { return apperr.Code(err) }
 
-type fakeCredential struct{ calls atomic.Int32 }
-
-func (f *fakeCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	f.calls.Add(1)
-	return azcore.AccessToken{Token: "entra-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
-
 // TestEntraNegotiate: with an identity-based setting, negotiate signs with
 // the key the service hands out (GET /api/v1/auth/accessKey, Entra bearer)
 // and names it in kid; building the server makes no network call, and the
@@ -100,7 +92,7 @@ func TestEntraNegotiate(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-1", "AccessKey": derived})
 	}))
 	defer svc.Close()
-	cred := &fakeCredential{}
+	cred := &testutil.Credential{Token: "entra-token"}
 	env := []string{
 		"AzureSignalRConnectionString__serviceUri=" + svc.URL,
 		"AzureSignalRConnectionString__credential=managedidentity",
@@ -110,8 +102,8 @@ func TestEntraNegotiate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if fetches.Load() != 0 || cred.calls.Load() != 0 {
-		t.Fatalf("construction made network calls: %d key fetches, %d token requests", fetches.Load(), cred.calls.Load())
+	if fetches.Load() != 0 || cred.Calls() != 0 {
+		t.Fatalf("construction made network calls: %d key fetches, %d token requests", fetches.Load(), cred.Calls())
 	}
 	h := httptest.NewServer(s)
 	defer h.Close()
@@ -155,7 +147,7 @@ func TestEntraKeyKeptFreshWhileIdle(t *testing.T) {
 	env := []string{"AzureSignalRConnectionString__serviceUri=" + svc.URL, "AzureSignalRConnectionString__credential=managedidentity"}
 	cfg := testConfig()
 	cfg.HealthInterval = 0
-	s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, &signalr.ClientOptions{Credential: &fakeCredential{}, Now: now})
+	s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, &signalr.ClientOptions{Credential: &testutil.Credential{Token: "entra-token"}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

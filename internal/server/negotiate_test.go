@@ -45,6 +45,7 @@ func parseSignalRToken(t *testing.T, tok string) jwt.MapClaims {
 }
 
 func TestNegotiateIssuesServiceToken(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{
 		"AzureSignalRConnectionString": cs,
@@ -98,6 +99,7 @@ func TestNegotiateIssuesServiceToken(t *testing.T) {
 }
 
 func TestNegotiateHubSelection(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs, "SIGNALR_ALLOWED_HUBS": "Notifications, ops"})
 	for _, tc := range []struct {
@@ -131,6 +133,7 @@ func TestNegotiateHubSelection(t *testing.T) {
 }
 
 func TestNegotiateIdentity(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	principal := base64.StdEncoding.EncodeToString([]byte(`{"auth_typ":"aad","claims":[{"typ":"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier","val":"bob"}]}`))
 	easy := map[string]string{"X-MS-CLIENT-PRINCIPAL-ID": "bob", "X-MS-CLIENT-PRINCIPAL": principal}
@@ -205,6 +208,7 @@ func TestNegotiateIdentity(t *testing.T) {
 }
 
 func TestNegotiateTokenTooLarge(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs, "AUTH_JWT_SECRET": jwtSecret, "SIGNALR_CLAIM_TYPES": "groups"})
 	groups := make([]string, 200)
@@ -220,6 +224,7 @@ func TestNegotiateTokenTooLarge(t *testing.T) {
 }
 
 func TestRoutesAndMethods(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs})
 	status, _, b := do(t, "DELETE", h.URL+"/api/negotiate", "", nil)
@@ -257,6 +262,7 @@ func TestRoutesAndMethods(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs, "CORS_ALLOWED_ORIGINS": "http://app.localhost:5173"})
 	pre := map[string]string{"Origin": "http://app.localhost:5173", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,x-requested-with,x-signalr-user-agent"}
@@ -278,6 +284,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestEnvelopeCarriesCallerStatus(t *testing.T) {
+	t.Parallel()
 	cs, _, _ := startEmulator(t)
 	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs, "ALLOW_ANONYMOUS": "false", "AUTH_JWT_SECRET": jwtSecret})
 	env := `{"Data":{"req":{"Url":"http://localhost:7071/api/negotiate","Method":"POST","Query":{},"Headers":{}}},"Metadata":{}}`

@@ -9,6 +9,7 @@ import (
 
 // TestREADMEListsEverySetting keeps the README's settings table complete.
 func TestREADMEListsEverySetting(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
