@@ -12,28 +12,11 @@ import (
 	"github.com/serverless-signalr/functions-go/emulator"
 )
 
-// negotiateStatus calls negotiate with an arbitrary Authorization header.
+// negotiateRaw calls negotiate (version 1) with an arbitrary Authorization
+// header.
 func (e *env) negotiateRaw(hub, auth string) restResp {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/client/negotiate?hub="+hub+"&negotiateVersion=1", nil)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return restResp{status: resp.StatusCode, header: resp.Header, body: []byte(b.String())}
+	return e.negotiateQuery(hub, auth, "negotiateVersion=1")
 }
 
 func expect401(t *testing.T, r restResp, tok string, wants ...string) {
@@ -185,5 +168,47 @@ func TestRESTTokenRejections(t *testing.T) {
 	withPort := sign(t, testKey, jwt.MapClaims{"aud": "http://" + u + path, "exp": e.clock.Now().Add(time.Hour).Unix()})
 	if r := e.restWithToken("POST", path, apiV, body, withPort); r.status != 202 {
 		t.Errorf("aud with port: %d %s", r.status, r.body)
+	}
+}
+
+// TestConnectionTokenOfAnotherUser: a connection token negotiated by alice,
+// presented with bob's access token, opens nothing on any transport (403)
+// and stays usable by alice.
+func TestConnectionTokenOfAnotherUser(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	bob := e.clientToken("chat", "bob")
+	for _, transport := range []string{"WebSockets", "ServerSentEvents", "LongPolling"} {
+		alice := e.clientToken("chat", "alice")
+		n := e.negotiate("chat", alice)
+		switch transport {
+		case "WebSockets":
+			_, resp, err := e.tryDial("chat", n.ConnectionToken, bob, false)
+			if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("%s: bob with alice's connection token: err=%v resp=%v", transport, err, resp)
+			}
+			c := e.dial("chat", n.ConnectionToken, alice, false)
+			c.handshake()
+		default:
+			req, _ := http.NewRequest(http.MethodGet, e.clientURL("chat", n.ConnectionToken), nil)
+			req.Header.Set("Authorization", "Bearer "+bob)
+			if transport == "ServerSentEvents" {
+				req.Header.Set("Accept", "text/event-stream")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden || resp.Header.Get("x-ms-error-code") != "Error.Forbidden" {
+				t.Fatalf("%s: bob with alice's connection token: %d", transport, resp.StatusCode)
+			}
+			var hc *httpClient
+			if transport == "ServerSentEvents" {
+				hc = e.openSSE("chat", n.ConnectionToken, alice)
+			} else {
+				hc = e.openLongPolling("chat", n.ConnectionToken, alice)
+			}
+			hc.handshake()
+		}
 	}
 }

@@ -56,15 +56,10 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 	id, user := newID(), p.user
 	if token := r.URL.Query().Get("id"); token != "" {
 		e.mu.Lock()
-		pc, ok := e.pending[token]
-		delete(e.pending, token)
+		pc, status, code, msg := e.takePending(token, key, p.user)
 		e.mu.Unlock()
-		switch {
-		case !ok || !e.now().Before(pc.expires):
-			writeError(w, r, http.StatusNotFound, codeNegotiateTokenUnknown, "id", "unknown or expired connection token: negotiate again (a token from /client/negotiate is valid for 30 s and for one connection)")
-			return
-		case pc.hub != key:
-			writeError(w, r, http.StatusNotFound, codeNegotiateTokenUnknown, "id", fmt.Sprintf("the connection token was negotiated for hub %q, not %q", pc.hub, key))
+		if status != 0 {
+			writeError(w, r, status, code, "id", msg)
 			return
 		}
 		id, user = pc.id, pc.user
@@ -163,7 +158,7 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		c.writeLoop(ctx, e.pingInterval)
+		c.writeLoop(ctx, e.pingInterval, e.clientTimeout)
 	}()
 
 	e.readLoop(ctx, c, ws, rest)
@@ -258,6 +253,7 @@ func (e *Emulator) readLoop(ctx context.Context, c *conn, ws *websocket.Conn, bu
 		if err != nil {
 			return
 		}
+		c.touch()
 		if !ok {
 			continue // closing: keep reading so the close handshake completes
 		}

@@ -1,9 +1,12 @@
 package emulator_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/serverless-signalr/functions-go/emulator"
 )
@@ -279,4 +282,74 @@ func TestCloseDisconnectsClients(t *testing.T) {
 	if !ok || m.Type != 7 || m.Error == nil || *m.Error != "the emulator is shutting down" || !m.AllowReconnect {
 		t.Fatalf("want Close with allowReconnect on shutdown, got %+v ok=%v", m, ok)
 	}
+}
+
+// TestNegotiateVersion0: without negotiateVersion (or with 0) negotiate
+// answers version 0 as ASP.NET Core does: no connectionToken, and the
+// transports take the connection id; versions above 1 get 1; a version
+// that is not a number is refused.
+func TestNegotiateVersion0(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	for _, q := range []string{"", "negotiateVersion=0"} {
+		tok := e.clientToken("chat", "zed")
+		r := e.negotiateQuery("chat", "Bearer "+tok, q)
+		status, body := r.status, r.body
+		if status != 200 || strings.Contains(string(body), "connectionToken") {
+			t.Fatalf("%q: %d %s", q, status, body)
+		}
+		var n struct {
+			NegotiateVersion *int   `json:"negotiateVersion"`
+			ConnectionID     string `json:"connectionId"`
+		}
+		if err := jsonUnmarshal(body, &n); err != nil || n.NegotiateVersion == nil || *n.NegotiateVersion != 0 || n.ConnectionID == "" {
+			t.Fatalf("%q: %s", q, body)
+		}
+		c := e.dial("chat", n.ConnectionID, tok, false)
+		c.handshake()
+		if r := e.rest("HEAD", "/api/hubs/chat/connections/"+n.ConnectionID, apiV, ""); r.status != 200 {
+			t.Fatalf("%q: the connection is not known by its id: %d", q, r.status)
+		}
+	}
+	tok := e.clientToken("chat", "")
+	if n := e.negotiateWith("chat", tok, "negotiateVersion=7"); n.NegotiateVersion != 1 || n.ConnectionToken == "" || n.ConnectionToken == n.ConnectionID {
+		t.Fatalf("version 7: %+v", n)
+	}
+	if r := e.negotiateQuery("chat", "Bearer "+tok, "negotiateVersion=x"); r.status != 400 || !strings.Contains(string(r.body), "invalid protocol version") {
+		t.Fatalf("version x: %d %s", r.status, r.body)
+	}
+}
+
+// TestClientTimeout: a client that sends nothing for the client timeout is
+// closed with a Close message saying why; one that pings stays.
+func TestClientTimeout(t *testing.T) {
+	e := newEnv(t, emulator.Options{ClientTimeout: 300 * time.Millisecond, PingInterval: time.Hour})
+	pinger := e.connect("chat", "p", false)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_ = pinger.ws.Write(ctx, websocket.MessageText, []byte(`{"type":6}`+"\x1e"))
+				cancel()
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	silent := e.connect("chat", "s", false)
+	m, ok := silent.next(5 * time.Second)
+	if !ok || m.Type != 7 || m.Error == nil || !strings.Contains(*m.Error, "client timeout") || !strings.Contains(*m.Error, "300ms") {
+		t.Fatalf("want a Close explaining the client timeout, got %+v ok=%v", m, ok)
+	}
+	// The pinging client, connected before the silent one, is still there.
+	if r := e.rest("POST", "/api/hubs/chat/users/p/:send", apiV, `{"target":"m","arguments":[1]}`); r.status != 202 {
+		t.Fatalf("send: %d", r.status)
+	}
+	pinger.expectInvocation("m", "1")
 }

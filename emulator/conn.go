@@ -2,9 +2,11 @@ package emulator
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -71,6 +73,10 @@ type conn struct {
 
 	// groups is guarded by Emulator.mu.
 	groups map[string]struct{}
+
+	// lastRead is when data last came from the client (Unix nanoseconds),
+	// for the client timeout.
+	lastRead atomic.Int64
 
 	// done is closed when the connection is over (see markDone).
 	done     chan struct{}
@@ -156,10 +162,20 @@ func (c *conn) requestCloseFinal(final []byte) {
 	})
 }
 
+// touch records that data came from the client now.
+func (c *conn) touch() { c.lastRead.Store(time.Now().UnixNano()) }
+
+// clientTimeoutReason is the Close error of a client that sent nothing for
+// the client timeout d.
+func clientTimeoutReason(d time.Duration) string {
+	return fmt.Sprintf("client timeout: the client sent nothing (not even a ping) for %v, so the connection was closed; clients ping every 15 s by default (keepAliveIntervalInMilliseconds), which must stay well below the server's client timeout (the emulator's -client-timeout, 30 s like the service)", d)
+}
+
 // writeLoop is the single writer. It returns when ctx ends (the reader saw
 // the socket close) or after it has closed the socket itself. A zero
-// pingInterval sends no pings (long polling keeps itself alive).
-func (c *conn) writeLoop(parent context.Context, pingInterval time.Duration) {
+// pingInterval sends no pings (long polling keeps itself alive); a zero
+// clientTimeout never closes a silent client.
+func (c *conn) writeLoop(parent context.Context, pingInterval, clientTimeout time.Duration) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer context.AfterFunc(c.abortCtx, cancel)()
@@ -169,6 +185,14 @@ func (c *conn) writeLoop(parent context.Context, pingInterval time.Duration) {
 		ticker := time.NewTicker(pingInterval)
 		defer ticker.Stop()
 		tick = ticker.C
+	}
+	var silence *time.Timer
+	var silent <-chan time.Time
+	if clientTimeout > 0 {
+		c.touch()
+		silence = time.NewTimer(clientTimeout)
+		defer silence.Stop()
+		silent = silence.C
 	}
 	for {
 		select {
@@ -185,6 +209,14 @@ func (c *conn) writeLoop(parent context.Context, pingInterval time.Duration) {
 				c.out.kill()
 				return
 			}
+		case <-silent:
+			idle := time.Since(time.Unix(0, c.lastRead.Load()))
+			if idle < clientTimeout {
+				silence.Reset(clientTimeout - idle)
+				continue
+			}
+			c.log.Debug("emulator: client timeout", "connectionId", c.id, "idle", idle)
+			c.requestClose(clientTimeoutReason(clientTimeout), false, websocket.StatusPolicyViolation)
 		case <-c.closing:
 			c.finish(ctx)
 			return

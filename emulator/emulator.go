@@ -3,10 +3,12 @@ package emulator
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +21,11 @@ const DefaultAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 // Defaults and bounds of Options.
 const (
 	DefaultPingInterval = 15 * time.Second
-	DefaultQueueSize    = 1024
-	DefaultMaxBodyBytes = 1 << 20
+	// DefaultClientTimeout is the service's (and ASP.NET Core's) client
+	// timeout.
+	DefaultClientTimeout = 30 * time.Second
+	DefaultQueueSize     = 1024
+	DefaultMaxBodyBytes  = 1 << 20
 	// negotiateTTL is how long a connectionToken from negotiate may be used
 	// to open the WebSocket (the client connects immediately).
 	negotiateTTL = 30 * time.Second
@@ -36,9 +41,18 @@ type Options struct {
 	AccessKey string
 	// Logger receives the emulator's logs; slog.Default() when nil.
 	Logger *slog.Logger
-	// PingInterval between server pings; 15 s when zero, and never more
-	// (the JS client drops a connection after 30 s without traffic).
+	// PingInterval between server pings (keep-alive) on WebSockets and
+	// Server-Sent Events; DefaultPingInterval (15 s) when zero. The JS
+	// client drops a connection after its serverTimeoutInMilliseconds (30 s
+	// by default) without traffic, so a longer interval reproduces that
+	// mistake.
 	PingInterval time.Duration
+	// ClientTimeout closes a WebSocket or Server-Sent Events client that
+	// sent nothing (not even a ping) for this long, with a Close message
+	// saying so; DefaultClientTimeout (30 s) when zero, never when
+	// negative. Long-polling clients do not ping; they are gone when they
+	// stop polling (see PollTimeout).
+	ClientTimeout time.Duration
 	// QueueSize bounds each connection's send queue (records); 1024 when
 	// zero. A connection whose queue is full is disconnected.
 	QueueSize int
@@ -64,15 +78,16 @@ type Options struct {
 // Options.ServiceMode, in Default mode without app servers). It is an
 // http.Handler; create it with New and stop it with Close.
 type Emulator struct {
-	key          []byte
-	accessKey    string
-	log          *slog.Logger
-	pingInterval time.Duration
-	queueSize    int
-	maxBody      int64
-	now          func() time.Time
-	pollTimeout  time.Duration
-	serviceMode  string
+	key           []byte
+	accessKey     string
+	log           *slog.Logger
+	pingInterval  time.Duration
+	clientTimeout time.Duration
+	queueSize     int
+	maxBody       int64
+	now           func() time.Time
+	pollTimeout   time.Duration
+	serviceMode   string
 
 	mu      sync.RWMutex
 	hubs    map[string]*hub
@@ -100,17 +115,18 @@ func New(opts Options) *Emulator {
 		panic("emulator.New: " + err.Error())
 	}
 	e := &Emulator{
-		serviceMode:  mode,
-		accessKey:    opts.AccessKey,
-		log:          opts.Logger,
-		pingInterval: opts.PingInterval,
-		queueSize:    opts.QueueSize,
-		maxBody:      opts.MaxBodyBytes,
-		now:          opts.Now,
-		pollTimeout:  opts.PollTimeout,
-		hubs:         map[string]*hub{},
-		pending:      map[string]pendingConn{},
-		httpConns:    map[string]*httpConn{},
+		serviceMode:   mode,
+		accessKey:     opts.AccessKey,
+		log:           opts.Logger,
+		pingInterval:  opts.PingInterval,
+		clientTimeout: opts.ClientTimeout,
+		queueSize:     opts.QueueSize,
+		maxBody:       opts.MaxBodyBytes,
+		now:           opts.Now,
+		pollTimeout:   opts.PollTimeout,
+		hubs:          map[string]*hub{},
+		pending:       map[string]pendingConn{},
+		httpConns:     map[string]*httpConn{},
 	}
 	if e.accessKey == "" {
 		e.accessKey = DefaultAccessKey
@@ -119,8 +135,14 @@ func New(opts Options) *Emulator {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
-	if e.pingInterval <= 0 || e.pingInterval > DefaultPingInterval {
+	if e.pingInterval <= 0 {
 		e.pingInterval = DefaultPingInterval
+	}
+	switch {
+	case e.clientTimeout == 0:
+		e.clientTimeout = DefaultClientTimeout
+	case e.clientTimeout < 0:
+		e.clientTimeout = 0
 	}
 	if e.queueSize <= 0 {
 		e.queueSize = DefaultQueueSize
@@ -155,6 +177,15 @@ func (e *Emulator) ConnectionString(baseURL string) string {
 		s += "Port=" + p + ";"
 	}
 	return s + "AccessKey=" + e.accessKey + ";Version=1.0;"
+}
+
+// ConnectionStringPortInEndpoint is ConnectionString with the port inside
+// Endpoint instead of a Port= key ("Endpoint=http://127.0.0.1:8888;AccessKey=…;Version=1.0;"),
+// for parsers that ignore Port= (Dapr's SignalR binding and other
+// hand-written ones, which would call port 80). The handler and the Azure
+// SDKs accept both forms.
+func (e *Emulator) ConnectionStringPortInEndpoint(baseURL string) string {
+	return "Endpoint=" + strings.TrimSuffix(baseURL, "/") + ";AccessKey=" + e.accessKey + ";Version=1.0;"
 }
 
 // ServeHTTP serves the client endpoints (/client/negotiate, /client/) and
@@ -226,12 +257,50 @@ func hubQuery(r *http.Request) (string, string) {
 	return strings.ToLower(vals[0]), ""
 }
 
-// negotiateResponse is negotiate version 1.
+// takePending consumes the negotiated connection of token for a transport
+// request on hub key by user, checking that it was negotiated for that hub
+// and by that user (a connection token is no bearer credential: presented
+// with another user's access token it opens nothing, and stays usable by its
+// owner). On failure status, code and msg describe the answer. e.mu must be
+// held.
+func (e *Emulator) takePending(token, key, user string) (pc pendingConn, status int, code, msg string) {
+	pc, ok := e.pending[token]
+	switch {
+	case !ok || !e.now().Before(pc.expires):
+		delete(e.pending, token)
+		return pc, http.StatusNotFound, codeNegotiateTokenUnknown, "unknown or expired connection token: negotiate again (a token from /client/negotiate is valid for 30 s and for one connection)"
+	case pc.hub != key:
+		return pc, http.StatusNotFound, codeNegotiateTokenUnknown, fmt.Sprintf("the connection token was negotiated for hub %q, not %q", pc.hub, key)
+	case pc.user != user:
+		return pc, http.StatusForbidden, codeForbidden, "the connection token was negotiated by another user than the one the access token names: connect with the access token negotiate was called with"
+	}
+	delete(e.pending, token)
+	return pc, 0, "", ""
+}
+
+// negotiateResponse is the negotiate answer. Version 0 has no
+// connectionToken: the transports' id is the connection id.
 type negotiateResponse struct {
-	NegotiateVersion    int                  `json:"negotiateVersion"`
-	ConnectionID        string               `json:"connectionId"`
-	ConnectionToken     string               `json:"connectionToken"`
-	AvailableTransports []availableTransport `json:"availableTransports"`
+	NegotiateVersion     int                  `json:"negotiateVersion"`
+	ConnectionID         string               `json:"connectionId"`
+	ConnectionToken      string               `json:"connectionToken,omitempty"`
+	UseStatefulReconnect bool                 `json:"useStatefulReconnect,omitempty"`
+	AvailableTransports  []availableTransport `json:"availableTransports"`
+}
+
+// negotiateVersion reads the client's negotiateVersion query as ASP.NET Core
+// does (HttpConnectionDispatcher): absent means 0, a version above the
+// server's (1) gets 1, and anything but an integer is an error.
+func negotiateVersion(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("negotiateVersion")
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("the client requested an invalid protocol version %q: negotiateVersion is 0 or 1", s)
+	}
+	return min(v, 1), nil
 }
 
 type availableTransport struct {
@@ -261,9 +330,19 @@ func (e *Emulator) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 		writeUnauthorized(w, r, err.Error())
 		return
 	}
+	version, err := negotiateVersion(r)
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "negotiateVersion", err.Error())
+		return
+	}
 	now := e.now()
 	pc := pendingConn{hub: key, user: p.user, id: newID(), expires: now.Add(negotiateTTL)}
-	token := newID()
+	// Version 0 has no separate token: the transports present the
+	// connection id (ASP.NET Core, which Microsoft's emulator runs on).
+	token := pc.id
+	if version > 0 {
+		token = newID()
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -278,12 +357,15 @@ func (e *Emulator) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 	e.pending[token] = pc
 	e.mu.Unlock()
 	e.log.Debug("emulator: negotiated", "hub", key, "connectionId", pc.id, "user", pc.user)
-	writeJSON(w, negotiateResponse{
-		NegotiateVersion:    1,
+	resp := negotiateResponse{
+		NegotiateVersion:    version,
 		ConnectionID:        pc.id,
-		ConnectionToken:     token,
 		AvailableTransports: availableTransports,
-	})
+	}
+	if version > 0 {
+		resp.ConnectionToken = token
+	}
+	writeJSON(w, resp)
 }
 
 // availableTransports is what negotiate offers, in the client's order of

@@ -115,22 +115,43 @@ type negotiateResp struct {
 
 func (e *env) negotiate(hub, token string) negotiateResp {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/client/negotiate?hub="+hub+"&negotiateVersion=1", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("negotiate: status %d body %s", resp.StatusCode, body)
+	return e.negotiateWith(hub, token, "negotiateVersion=1")
+}
+
+// negotiateWith negotiates with extra query parameters.
+func (e *env) negotiateWith(hub, token, query string) negotiateResp {
+	e.t.Helper()
+	r := e.negotiateQuery(hub, "Bearer "+token, query)
+	status, body := r.status, r.body
+	if status != http.StatusOK {
+		e.t.Fatalf("negotiate: status %d body %s", status, body)
 	}
 	var n negotiateResp
 	if err := json.Unmarshal(body, &n); err != nil {
 		e.t.Fatalf("negotiate body %s: %v", body, err)
 	}
 	return n
+}
+
+// negotiateQuery POSTs negotiate with an Authorization header (none when
+// empty) and extra query parameters.
+func (e *env) negotiateQuery(hub, auth, query string) restResp {
+	e.t.Helper()
+	u := e.srv.URL + "/client/negotiate?hub=" + hub
+	if query != "" {
+		u += "&" + query
+	}
+	req, _ := http.NewRequest(http.MethodPost, u, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return restResp{status: resp.StatusCode, header: resp.Header, body: body}
 }
 
 // client is a minimal JSON hub protocol client.

@@ -143,13 +143,10 @@ func (e *Emulator) httpConnFor(method, token, key, user string, kind transportKi
 	if method != http.MethodGet {
 		return nil, false, http.StatusNotFound, codeNegotiateTokenUnknown, "no open connection has this connection token: open it first with GET (Server-Sent Events or a long poll), or negotiate again if it has ended"
 	}
-	pc, ok := e.pending[token]
-	delete(e.pending, token)
+	pc, status, code, msg := e.takePending(token, key, user)
 	switch {
-	case !ok || !e.now().Before(pc.expires):
-		return nil, false, http.StatusNotFound, codeNegotiateTokenUnknown, "unknown or expired connection token: negotiate again (a token from /client/negotiate is valid for 30 s and for one connection)"
-	case pc.hub != key:
-		return nil, false, http.StatusNotFound, codeNegotiateTokenUnknown, fmt.Sprintf("the connection token was negotiated for hub %q, not %q", pc.hub, key)
+	case status != 0:
+		return nil, false, status, code, msg
 	case e.closed:
 		return nil, false, http.StatusServiceUnavailable, codeUnavailable, "the emulator is shutting down"
 	}
@@ -192,6 +189,7 @@ func (e *Emulator) receive(w http.ResponseWriter, r *http.Request, hc *httpConn)
 		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "body", "could not read the body")
 		return
 	}
+	hc.c.touch()
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
 	select {

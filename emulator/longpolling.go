@@ -53,7 +53,9 @@ func (e *Emulator) runLongPolling(hc *httpConn) {
 	}()
 	// No pings: a long-polling connection keeps itself alive (the client
 	// neither expects nor sends them).
-	hc.c.writeLoop(ctx, 0)
+	// No client timeout either: the client does not ping on long polling
+	// (it is gone when it stops polling, see above).
+	hc.c.writeLoop(ctx, 0, 0)
 }
 
 // pollSink hands each unit the writer produces to one waiting poll. The

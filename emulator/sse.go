@@ -37,7 +37,7 @@ func (e *Emulator) serveSSE(w http.ResponseWriter, r *http.Request, hc *httpConn
 		return
 	}
 	hc.sse.w, hc.sse.rc = w, rc
-	hc.c.writeLoop(r.Context(), e.pingInterval)
+	hc.c.writeLoop(r.Context(), e.pingInterval, e.clientTimeout)
 }
 
 // sseSink writes records as events of a text/event-stream response. It is

@@ -38,6 +38,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8888", "listen address (host:port); keep it on loopback")
 	key := fs.String("key", emulator.DefaultAccessKey, "AccessKey tokens must be signed with (the well-known development key by default)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	keepalive := fs.Duration("keepalive", emulator.DefaultPingInterval, "interval of server pings on WebSockets and Server-Sent Events; longer than the client's server timeout (30 s by default) reproduces a keep-alive mistake")
+	clientTimeout := fs.Duration("client-timeout", emulator.DefaultClientTimeout, "close a WebSocket or Server-Sent Events client that sent nothing (not even a ping) for this long (the service's 30 s); 0 never does")
 	modeFlag := fs.String("mode", emulator.ServiceModeServerless, "service mode: serverless, or default (Default mode with no app server connected: every client handshake is refused, to reproduce that misconfiguration)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,6 +51,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("invalid -log-level %q: use debug, info, warn or error", *level)
 	}
+	if *keepalive <= 0 {
+		return fmt.Errorf("invalid -keepalive %v: use a positive duration such as 15s", *keepalive)
+	}
+	if *clientTimeout < 0 {
+		return fmt.Errorf("invalid -client-timeout %v: use a duration such as 30s, or 0 to never time clients out", *clientTimeout)
+	}
+	ct := *clientTimeout
+	if ct == 0 {
+		ct = -1 // Options: negative means never
+	}
 	mode, err := emulator.ParseServiceMode(*modeFlag)
 	if err != nil {
 		return fmt.Errorf("invalid -mode %q: use serverless or default", *modeFlag)
@@ -59,7 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log, ServiceMode: mode})
+	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log, ServiceMode: mode, PingInterval: *keepalive, ClientTimeout: ct})
 	srv := &http.Server{
 		Handler:           em,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -72,6 +84,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "Default mode without app servers: clients negotiate, but every client handshake is refused with:\n  "+emulator.DefaultModeNoServerError)
 	}
 	fmt.Fprintf(stdout, "Connection string for local settings (AzureSignalRConnectionString):\n%s\n", em.ConnectionString(base))
+	fmt.Fprintf(stdout, "The same with the port in Endpoint, for tools that ignore Port= (Dapr's SignalR binding, hand-written parsers); this handler and the Azure SDKs take either:\n%s\n", em.ConnectionStringPortInEndpoint(base))
 	log.Info("emulator started", "addr", ln.Addr().String(), "endpoint", base)
 
 	errc := make(chan error, 1)

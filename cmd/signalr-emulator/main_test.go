@@ -37,6 +37,10 @@ func TestRunPrintsConnectionStringAndShutsDown(t *testing.T) {
 	if port == "" {
 		t.Fatalf("no connection string in output:\n%s", out.String())
 	}
+	// The second form, with the port in Endpoint, for parsers that ignore Port=.
+	if !strings.Contains(out.String(), "Dapr") || !strings.Contains(out.String(), "\nEndpoint=http://localhost:"+port+";AccessKey=k-for-test;Version=1.0;\n") {
+		t.Fatalf("no connection string with the port in Endpoint:\n%s", out.String())
+	}
 	resp, err := http.Head("http://127.0.0.1:" + port + "/api/health")
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +67,11 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"extra"}, &out); err == nil {
 		t.Fatal("want error for extra args")
+	}
+	for _, bad := range [][]string{{"-keepalive", "0s"}, {"-client-timeout", "-1s"}, {"-keepalive", "soon"}} {
+		if err := run(context.Background(), bad, &out); err == nil {
+			t.Fatalf("%v: want an error", bad)
+		}
 	}
 	err := run(context.Background(), []string{"-mode", "classic"}, &out)
 	if err == nil || !strings.Contains(err.Error(), `-mode "classic"`) || !strings.Contains(err.Error(), "serverless or default") {
