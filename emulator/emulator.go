@@ -72,6 +72,9 @@ type Options struct {
 	// {"error":DefaultModeNoServerError} and the connection closes. New
 	// panics on other values; check user input with ParseServiceMode.
 	ServiceMode string
+	// InvokeTimeout bounds how long POST …/connections/{id}/:invoke waits
+	// for the client's Completion (504 after); DefaultInvokeTimeout when zero.
+	InvokeTimeout time.Duration
 }
 
 // Emulator is an in-memory Azure SignalR Service in serverless mode (or, with
@@ -88,6 +91,8 @@ type Emulator struct {
 	now           func() time.Time
 	pollTimeout   time.Duration
 	serviceMode   string
+
+	invokeTimeout time.Duration // see invoke.go
 
 	mu      sync.RWMutex
 	hubs    map[string]*hub
@@ -128,6 +133,7 @@ func New(opts Options) *Emulator {
 		pending:       map[string]pendingConn{},
 		httpConns:     map[string]*httpConn{},
 	}
+	e.invokeTimeout = opts.InvokeTimeout
 	if e.accessKey == "" {
 		e.accessKey = DefaultAccessKey
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -115,15 +114,8 @@ func (e *Emulator) restExecute(w http.ResponseWriter, r *http.Request, key strin
 	if !ok {
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, r, http.StatusRequestEntityTooLarge, codePayloadTooLarge, "body",
-				fmt.Sprintf("the body exceeds %d bytes, the REST API's message size limit", e.maxBody))
-			return
-		}
-		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "body", "could not read the body")
+	body, ok := e.readBody(w, r)
+	if !ok {
 		return
 	}
 	cmds, err := parseCommands(body)

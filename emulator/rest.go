@@ -83,6 +83,10 @@ func (e *Emulator) handleREST(w http.ResponseWriter, r *http.Request) {
 		e.restExecute(w, r, key)
 	case opListGroup:
 		e.restListGroup(w, r, key, rt.group)
+	case opInvoke:
+		e.restInvoke(w, r, key, rt.conn)
+	case opStreamSend, opStreamComplete:
+		e.restStream(w, r, key, rt)
 	default:
 		e.restMembership(w, r, key, rt)
 	}

@@ -34,8 +34,11 @@ const (
 	opGroupExists
 	opConnJoinGroup
 	opConnLeaveGroup
-	opExecute   // 2023-07-01, execute.go
-	opListGroup // 2024-12-01, grouplist.go
+	opExecute        // 2023-07-01, execute.go
+	opListGroup      // 2024-12-01, grouplist.go
+	opInvoke         // 2024-12-01, invoke.go
+	opStreamSend     // 2024-12-01, streams.go
+	opStreamComplete // 2024-12-01, streams.go
 )
 
 // restRoute is a parsed REST request path.
@@ -86,6 +89,9 @@ var restPatterns = []restPattern{
 	pat("hubs/{hub}/groups/{group}/users/{user}", map[string]restOp{"PUT": opUserJoinGroup, "DELETE": opUserLeaveGroup, "HEAD": opUserInGroup, "GET": opUserInGroup}),
 	pat("hubs/{hub}/:execute", map[string]restOp{"POST": opExecute}),
 	pat("hubs/{hub}/groups/{group}/connections", map[string]restOp{"GET": opListGroup}),
+	pat("hubs/{hub}/connections/{conn}/:invoke", map[string]restOp{"POST": opInvoke}),
+	pat("hubs/{hub}/connections/{conn}/streams/{stream}/:send", map[string]restOp{"POST": opStreamSend}),
+	pat("hubs/{hub}/connections/{conn}/streams/{stream}/:complete", map[string]restOp{"POST": opStreamComplete}),
 }
 
 // routeError is a path that matches no route (status 404) or a route that
