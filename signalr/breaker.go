@@ -3,6 +3,7 @@ package signalr
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -73,9 +74,44 @@ func (b *breaker) allow() (func(error), error) {
 	return b.cb.Allow()
 }
 
-func (b *breaker) state() string {
+func (b *breaker) state() BreakerState {
 	if b == nil {
-		return gobreaker.StateClosed.String()
+		return BreakerClosed
 	}
-	return b.cb.State().String()
+	switch b.cb.State() {
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	}
+	return BreakerClosed
 }
+
+// BreakerState is the state of a client's circuit breaker.
+type BreakerState int
+
+// The states of the circuit breaker.
+const (
+	// BreakerClosed: calls go through (also when the breaker is disabled).
+	BreakerClosed BreakerState = iota
+	// BreakerHalfOpen: the open time is over; the next calls probe the endpoint.
+	BreakerHalfOpen
+	// BreakerOpen: calls fail at once with a [*CircuitOpenError].
+	BreakerOpen
+)
+
+// String returns "closed", "half-open" or "open".
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerHalfOpen:
+		return "half-open"
+	case BreakerOpen:
+		return "open"
+	}
+	return "BreakerState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MarshalText encodes the state as its String, for JSON and logs.
+func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

@@ -33,52 +33,61 @@ const (
 	// MaxPayloadSize is the largest message body the REST API accepts.
 	MaxPayloadSize = 1 << 20
 
-	moduleName       = "signalr"
-	moduleVersion    = "v0.1.0"
-	maxResponseBody  = 1 << 20
-	serverTokenTTL   = time.Hour
-	defaultTryTimout = 10 * time.Second
+	moduleName        = "signalr"
+	moduleVersion     = "v0.1.0"
+	maxResponseBody   = 1 << 20
+	serverTokenTTL    = time.Hour
+	defaultTryTimeout = 10 * time.Second
 )
 
-// ClientOptions configures [NewClient]. The zero value is usable.
+// ClientOptions configures a [Client]. The zero value is usable.
+//
+// From the embedded [azcore.ClientOptions] the client uses Retry (see the
+// package's retry rule: MaxRetries, TryTimeout, RetryDelay and MaxRetryDelay
+// apply; StatusCodes and ShouldRetry are ignored, because which failures
+// may be retried depends on the operation), Transport, Logging, Telemetry's
+// ApplicationID, PerCallPolicies, PerRetryPolicies and
+// InsecureAllowCredentialWithHTTP. APIVersion is ignored: the api-version
+// is part of each request's token audience and fixed per operation.
 type ClientOptions struct {
-	// Credential replaces the Entra ID credential derived from the
-	// connection string (for example a fake in tests). Setting it switches
-	// the client to Entra ID even for a connection string with an AccessKey.
-	Credential azcore.TokenCredential
-	// Transport replaces the default HTTP transport. An *http.Transport is
-	// cloned and its TLS minimum raised to TLS 1.2; any other RoundTripper
-	// is used as is.
-	Transport http.RoundTripper
-	// TLSConfig is cloned into the default transport (for example to add
-	// RootCAs); MinVersion is raised to TLS 1.2.
-	TLSConfig *tls.Config
-	// Retry bounds retries; see [RetryOptions] for the rule.
-	Retry RetryOptions
+	azcore.ClientOptions
+
+	// RetryBudget bounds a whole call including retries and delays; default
+	// 30s. Each try is also bounded by Retry.TryTimeout (default 10s).
+	RetryBudget time.Duration
 	// Breaker configures the circuit breaker.
 	Breaker BreakerOptions
-	// TryTimeout bounds one try (connect, write, wait for and read the
-	// response); default 10s.
-	TryTimeout time.Duration
+	// TLSConfig is cloned into the default transport (for example to add
+	// RootCAs); MinVersion is raised to TLS 1.2. When Transport is an
+	// *http.Client whose Transport is an *http.Transport, that transport is
+	// cloned and its TLS minimum raised the same way; any other Transporter
+	// is used as is.
+	TLSConfig *tls.Config
 	// Logger receives retries at Debug and breaker changes at Warn; default
 	// slog.Default().
 	Logger *slog.Logger
-	// UserAgent is appended to the User-Agent and Asrs-User-Agent headers.
-	UserAgent string
-	// Now is the clock for token times, Retry-After dates and the access
-	// key cache; default time.Now.
+	// Now is the clock for token times and the access key cache; default
+	// time.Now.
 	Now func() time.Time
 	// ServerName is the nameid claim of server tokens; default
 	// "{hostname}_{32 random hex digits}".
 	ServerName string
 }
 
+// Defaults that differ from azcore's: a broadcast should not wait 800ms
+// before its first retry.
+const (
+	defaultMaxRetries    = 2
+	defaultRetryDelay    = 200 * time.Millisecond
+	defaultMaxRetryDelay = 5 * time.Second
+	defaultRetryBudget   = 30 * time.Second
+)
+
 // Client calls the data-plane REST API of one Azure SignalR Service
 // endpoint. Its methods are safe for concurrent use. Authentication is an
 // HS256 server token signed with the AccessKey, fresh for every try, or,
-// for Entra ID connection strings, the Entra ID access token itself.
+// with Microsoft Entra ID, the Entra ID access token itself.
 type Client struct {
-	cs         *ConnectionString
 	serverBase string // ends in "/", port kept
 	audBase    string // "{scheme}://{host}/", no port
 	pl         runtime.Pipeline
@@ -87,17 +96,49 @@ type Client struct {
 	log        *slog.Logger
 	serverName string
 	userAgent  string
+	key        AccessKey // AccessKey mode
 	entra      bool
-	keys       *keyCache
+	keys       *keyCache // Entra ID mode
+	retry      policy.RetryOptions
+	budget     time.Duration
 }
 
-// NewClient returns a client for the endpoint of cs. It makes no network
-// call: with Entra ID the credential is created but asked for a token only
-// by the first request.
-func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
-	if cs == nil || cs.Endpoint == nil {
-		return nil, errors.New("signalr: NewClient: nil connection string")
+// NewClient returns a client for the service at endpoint (for example
+// "https://NAME.service.signalr.net") that authenticates with a Microsoft
+// Entra ID credential (scope [EntraScope]). It makes no network call: the
+// credential is asked for a token by the first request.
+func NewClient(endpoint string, credential azcore.TokenCredential, options *ClientOptions) (*Client, error) {
+	if credential == nil {
+		return nil, errors.New("signalr: NewClient: nil credential")
 	}
+	ep, ok := parseEndpoint(strings.TrimRight(endpoint, "/"))
+	if !ok {
+		return nil, errors.New("signalr: NewClient: the endpoint is not an absolute http or https URL")
+	}
+	return newClient(&ConnectionString{Endpoint: ep, AuthType: AuthTypeAzure}, credential, options)
+}
+
+// NewClientFromConnectionString returns a client for the service a
+// connection string names ([ParseConnectionString]): it signs server tokens
+// with the AccessKey, or, with an AuthType, uses the Microsoft Entra ID
+// credential [NewCredential] derives from it. It makes no network call.
+// A parse error is a *[ConnectionStringError].
+func NewClientFromConnectionString(connectionString string, options *ClientOptions) (*Client, error) {
+	cs, err := ParseConnectionString(connectionString)
+	if err != nil {
+		return nil, err
+	}
+	var cred azcore.TokenCredential
+	if cs.UsesEntraID() {
+		if cred, err = NewCredential(cs); err != nil {
+			return nil, err
+		}
+	}
+	return newClient(cs, cred, options)
+}
+
+// newClient builds the client for cs; a nil cred means AccessKey mode.
+func newClient(cs *ConnectionString, cred azcore.TokenCredential, opts *ClientOptions) (*Client, error) {
 	var o ClientOptions
 	if opts != nil {
 		o = *opts
@@ -108,80 +149,82 @@ func NewClient(cs *ConnectionString, opts *ClientOptions) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.TryTimeout <= 0 {
-		o.TryTimeout = defaultTryTimout
-	}
 	if o.ServerName == "" {
 		o.ServerName = newServerName()
 	}
+	if o.RetryBudget <= 0 {
+		o.RetryBudget = defaultRetryBudget
+	}
+	r := o.Retry
+	if r.MaxRetries == 0 {
+		r.MaxRetries = defaultMaxRetries
+	}
+	if r.TryTimeout <= 0 {
+		r.TryTimeout = defaultTryTimeout
+	}
+	if r.RetryDelay == 0 {
+		r.RetryDelay = defaultRetryDelay
+	}
+	if r.MaxRetryDelay == 0 {
+		r.MaxRetryDelay = defaultMaxRetryDelay
+	}
+	r.ShouldRetry = nil
+	ua := "serverless-signalr-go/" + moduleVersion
+	if id := o.Telemetry.ApplicationID; id != "" {
+		ua = id + " " + ua
+	}
 	c := &Client{
-		cs:         cs,
 		serverBase: cs.ServerBase(),
 		audBase:    cs.AudienceBase(),
 		now:        o.Now,
 		log:        o.Logger,
 		serverName: o.ServerName,
-		userAgent:  strings.TrimSpace("serverless-signalr-go/" + moduleVersion + " " + o.UserAgent),
+		userAgent:  ua,
+		retry:      r,
+		budget:     o.RetryBudget,
 	}
 	serverURL, err := url.Parse(c.serverBase)
 	if err != nil {
-		return nil, errors.New("signalr: NewClient: invalid server endpoint")
+		return nil, errors.New("signalr: invalid server endpoint")
 	}
 
 	var auth policy.Policy
-	cred := o.Credential
-	if cred == nil && cs.UsesEntraID() {
-		if cred, err = NewCredential(cs); err != nil {
-			return nil, err
-		}
-	}
 	if cred != nil {
 		c.entra = true
 		auth = runtime.NewBearerTokenPolicy(cred, []string{EntraScope}, &policy.BearerTokenOptions{
-			InsecureAllowCredentialWithHTTP: isLoopback(serverURL.Hostname()),
+			InsecureAllowCredentialWithHTTP: o.InsecureAllowCredentialWithHTTP || isLoopback(serverURL.Hostname()),
 		})
 	} else {
 		if cs.AccessKey == "" {
-			return nil, errors.New("signalr: NewClient: connection string has neither an AccessKey nor an Entra ID AuthType")
+			return nil, errors.New("signalr: the connection string has neither an AccessKey nor an Entra ID AuthType")
 		}
+		c.key = AccessKey{Value: cs.AccessKey}
 		auth = keyPolicy{c: c}
 	}
 
-	rt, err := transport(o.Transport, o.TLSConfig)
+	tr, err := transporter(o.Transport, o.TLSConfig)
 	if err != nil {
 		return nil, err
 	}
 	c.breaker = newBreaker(o.Breaker, c.serverBase, c.log)
-	rp := &retryPolicy{
-		opts:       o.Retry.withDefaults(),
-		tryTimeout: o.TryTimeout,
-		breaker:    c.breaker,
-		endpoint:   c.serverBase,
-		now:        c.now,
-		log:        c.log,
-	}
+	co := o.ClientOptions
+	co.APIVersion = ""
+	co.Retry = r
+	co.Telemetry = policy.TelemetryOptions{Disabled: true} // User-Agent is set per request
+	co.Transport = tr
 	c.pl = runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
-		PerCall:  []policy.Policy{rp},
-		PerRetry: []policy.Policy{auth, policyFunc(networkMarker)},
-	}, &policy.ClientOptions{
-		Retry:     policy.RetryOptions{MaxRetries: -1}, // retryPolicy above does it
-		Telemetry: policy.TelemetryOptions{Disabled: true},
-		Transport: &limitedDoer{c: &http.Client{
-			Transport: rt,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse // never carry a token elsewhere
-			},
-		}},
-	})
+		PerCall:  []policy.Policy{policyFunc(c.callPolicy)},
+		PerRetry: []policy.Policy{policyFunc(c.tryPolicy), auth, policyFunc(networkMarker)},
+	}, &co)
 	if c.entra {
 		c.keys = newKeyCache(c.fetchAccessKey, c.now, c.log)
 	}
 	return c, nil
 }
 
-// BreakerState returns the circuit breaker's state: "closed", "open" or
-// "half-open" ("closed" when the breaker is disabled).
-func (c *Client) BreakerState() string { return c.breaker.state() }
+// BreakerState returns the state of the circuit breaker ([BreakerClosed]
+// when the breaker is disabled).
+func (c *Client) BreakerState() BreakerState { return c.breaker.state() }
 
 // Endpoint returns the server base URL the client calls (no secrets).
 func (c *Client) Endpoint() string { return c.serverBase }
@@ -206,32 +249,40 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// transport returns the HTTP transport: the caller's, with TLS 1.2 as the
-// floor when it is an *http.Transport, or a default tuned for bursts.
-func transport(rt http.RoundTripper, cfg *tls.Config) (http.RoundTripper, error) {
-	if rt != nil {
-		t, ok := rt.(*http.Transport)
-		if !ok {
-			return rt, nil
+// transporter returns the transport: the caller's (an *http.Client's
+// *http.Transport cloned with TLS 1.2 as the floor), or a default tuned for
+// bursts. Redirects are never followed, so a token never goes elsewhere,
+// and response bodies are bounded.
+func transporter(t policy.Transporter, cfg *tls.Config) (policy.Transporter, error) {
+	var hc http.Client
+	switch v := t.(type) {
+	case nil:
+		hc.Transport = &http.Transport{
+			Proxy: http.ProxyFromEnvironment,
+			DialContext: (&net.Dialer{
+				Timeout:   5 * time.Second,
+				KeepAlive: 30 * time.Second,
+			}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			TLSClientConfig:       tlsFloor(cfg),
 		}
-		t = t.Clone()
-		t.TLSClientConfig = tlsFloor(t.TLSClientConfig)
-		return t, nil
+	case *http.Client:
+		hc = *v
+		if ht, ok := hc.Transport.(*http.Transport); ok {
+			ht = ht.Clone()
+			ht.TLSClientConfig = tlsFloor(ht.TLSClientConfig)
+			hc.Transport = ht
+		}
+	default:
+		return &limitedDoer{t}, nil
 	}
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		TLSClientConfig:       tlsFloor(cfg),
-	}, nil
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &limitedDoer{&hc}, nil
 }
 
 // tlsFloor returns a copy of cfg with MinVersion at least TLS 1.2.
@@ -251,10 +302,10 @@ func tlsFloor(cfg *tls.Config) *tls.Config {
 }
 
 // limitedDoer sends requests and bounds the response body it will read.
-type limitedDoer struct{ c *http.Client }
+type limitedDoer struct{ t policy.Transporter }
 
 func (d *limitedDoer) Do(req *http.Request) (*http.Response, error) {
-	resp, err := d.c.Do(req)
+	resp, err := d.t.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +326,7 @@ type keyPolicy struct{ c *Client }
 func (p keyPolicy) Do(req *policy.Request) (*http.Response, error) {
 	var op opInfo
 	req.OperationValue(&op)
-	tok, err := GenerateAccessToken(AccessKey{Value: p.c.cs.AccessKey}, op.audience, &TokenOptions{
+	tok, err := GenerateAccessToken(p.c.key, op.audience, &TokenOptions{
 		Claims:   []Claim{{Type: "nameid", Value: p.c.serverName}},
 		Lifetime: serverTokenTTL,
 		Now:      p.c.now(),
@@ -287,21 +338,28 @@ func (p keyPolicy) Do(req *policy.Request) (*http.Response, error) {
 	return req.Next()
 }
 
-// call describes one REST request.
+// call describes one REST request. It is how every operation talks to the
+// service: an operation validates its arguments (path() builds and escapes
+// "hubs/{hub}/…" and returns *ArgumentError), fills a call and passes it to
+// [Client.do], which signs, retries (per the package's retry rule), feeds
+// the circuit breaker and turns failures into the package's typed errors.
+// An operation that sends a message sets send, which forbids retries that
+// could deliver it twice.
 type call struct {
-	op         string
-	method     string
+	op         string     // the method name, e.g. "SendToAll", for errors and logs
+	method     string     // HTTP method
 	path       string     // after "api/", already escaped
-	apiVersion string     // "" for none
+	apiVersion string     // "" for none; part of the token audience
 	query      url.Values // extra query, not part of aud
 	body       []byte     // JSON or nil
-	send       bool
-	ok         []int // success statuses
+	send       bool       // a non-idempotent send (see the retry rule)
+	ok         []int      // success statuses
 }
 
-// do runs c through the pipeline. It returns the response when its status
-// is one of call.ok, a *ResponseError for any other status, and the
-// pipeline's typed error otherwise.
+// do runs k through the pipeline. It returns the response when its status
+// is one of k.ok (its body already read; use runtime.UnmarshalAsJSON), a
+// *[ResponseError] for any other status, and a *[ConnectionError] or
+// *[CircuitOpenError] when there was no response.
 func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	aud := c.audBase + "api/" + k.path
 	u := c.serverBase + "api/" + k.path
@@ -316,7 +374,7 @@ func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	}
 	req, err := runtime.NewRequest(ctx, k.method, u)
 	if err != nil {
-		return nil, &ArgumentError{Code: CodeInvalidMessage, Name: "request URL", Reason: "cannot be built", Err: err}
+		return nil, &ArgumentError{Name: "request URL", Reason: "cannot be built", Err: err}
 	}
 	req.SetOperationValue(opInfo{name: k.op, send: k.send, audience: aud})
 	h := req.Raw().Header
@@ -334,22 +392,17 @@ func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	if slices.Contains(k.ok, resp.StatusCode) {
 		return resp, nil
 	}
-	return nil, c.responseError(k.op, resp)
+	return nil, c.responseError(k, resp)
 }
 
-func (c *Client) responseError(op string, resp *http.Response) *ResponseError {
+// responseError wraps azcore's error for resp with the service's message.
+func (c *Client) responseError(k call, resp *http.Response) *ResponseError {
 	body, _ := runtime.Payload(resp)
-	code, msg := parseErrorBody(body)
-	if h := resp.Header.Get("x-ms-error-code"); h != "" {
-		code = cleanText(h, 128)
+	_, msg := parseErrorBody(body)
+	var ae *azcore.ResponseError
+	if !errors.As(runtime.NewResponseError(resp), &ae) {
+		ae = &azcore.ResponseError{StatusCode: resp.StatusCode, RawResponse: resp}
 	}
-	return &ResponseError{
-		Code:        codeForStatus(resp.StatusCode),
-		StatusCode:  resp.StatusCode,
-		ErrorCode:   code,
-		Message:     msg,
-		Endpoint:    c.serverBase,
-		Operation:   op,
-		RawResponse: resp,
-	}
+	ae.ErrorCode = cleanText(ae.ErrorCode, 128)
+	return &ResponseError{ResponseError: ae, Message: msg, Endpoint: c.serverBase, Operation: k.op, send: k.send}
 }

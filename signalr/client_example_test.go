@@ -2,6 +2,7 @@ package signalr_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,30 +24,28 @@ func ExampleClient_SendToGroup() {
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 
-	cs, err := signalr.ParseConnectionString("Endpoint=http://127.0.0.1;Port=" + port + ";AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	client, err := signalr.NewClient(cs, nil)
+	client, err := signalr.NewClientFromConnectionString("Endpoint=http://127.0.0.1;Port="+port+";AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;", nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	msg, _ := signalr.NewMessage("newMessage", "hello", 42)
 	_, err = client.SendToGroup(context.Background(), "Chat", "team a/b", msg, nil)
-	fmt.Println("error:", err, "code:", signalr.ErrorCode(err) == "")
+	fmt.Println("error:", err)
 	// Output:
 	// POST /api/hubs/chat/groups/team%20a%2Fb/:send?api-version=2022-06-01
 	// {"target":"newMessage","arguments":["hello",42]}
-	// error: <nil> code: true
+	// error: <nil>
 }
 
-// ExampleErrorCode shows how a caller maps a failure to an error code.
-func ExampleErrorCode() {
-	cs, _ := signalr.ParseConnectionString("Endpoint=http://127.0.0.1;Port=1;AccessKey=k;Version=1.0;")
-	client, _ := signalr.NewClient(cs, nil)
+// ExampleArgumentError shows that invalid arguments fail before anything
+// is sent, with the argument named.
+func ExampleArgumentError() {
+	client, _ := signalr.NewClientFromConnectionString("Endpoint=http://127.0.0.1;Port=1;AccessKey=k;Version=1.0;", nil)
 	_, err := client.SendToUser(context.Background(), "chat", "", signalr.Message{Target: "t"}, nil)
-	fmt.Println(signalr.ErrorCode(err))
-	// Output: broadcast.missing_id
+	var ae *signalr.ArgumentError
+	if errors.As(err, &ae) {
+		fmt.Println(ae.Name == signalr.ArgUserID, ae.Reason)
+	}
+	// Output: true must not be empty
 }

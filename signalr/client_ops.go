@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
@@ -31,7 +32,7 @@ func NewMessage(target string, args ...any) (Message, error) {
 	}
 	raw, err := json.Marshal(args)
 	if err != nil {
-		return Message{}, &ArgumentError{Code: CodeInvalidMessage, Name: "arguments", Reason: "cannot be encoded as JSON", Err: err}
+		return Message{}, &ArgumentError{Name: ArgArguments, Reason: "cannot be encoded as JSON", Err: err}
 	}
 	return Message{Target: target, Arguments: raw}, nil
 }
@@ -39,14 +40,14 @@ func NewMessage(target string, args ...any) (Message, error) {
 // body encodes {"target":…,"arguments":[…]} and enforces MaxPayloadSize.
 func (m Message) body() ([]byte, error) {
 	if strings.TrimSpace(m.Target) == "" {
-		return nil, &ArgumentError{Code: CodeMissingTarget, Name: "target", Reason: "must not be empty"}
+		return nil, &ArgumentError{Name: ArgTarget, Reason: "must not be empty"}
 	}
 	args := bytes.TrimSpace(m.Arguments)
 	if len(args) == 0 || string(args) == "null" {
 		args = []byte("[]")
 	}
 	if args[0] != '[' || !json.Valid(args) {
-		return nil, &ArgumentError{Code: CodeInvalidMessage, Name: "arguments", Reason: "must be a JSON array"}
+		return nil, &ArgumentError{Name: ArgArguments, Reason: "must be a JSON array"}
 	}
 	target, _ := json.Marshal(m.Target)
 	b := make([]byte, 0, len(target)+len(args)+26)
@@ -56,7 +57,7 @@ func (m Message) body() ([]byte, error) {
 	b = append(b, args...)
 	b = append(b, '}')
 	if len(b) > MaxPayloadSize {
-		return nil, &PayloadTooLargeError{Code: CodeTooLarge, Size: len(b), Limit: MaxPayloadSize}
+		return nil, &PayloadTooLargeError{Size: len(b), Limit: MaxPayloadSize}
 	}
 	return b, nil
 }
@@ -64,21 +65,21 @@ func (m Message) body() ([]byte, error) {
 // hubPath validates hub and returns "hubs/{lower-cased, escaped hub}".
 func hubPath(hub string) (string, error) {
 	if err := ValidateHubName(hub); err != nil {
-		return "", &ArgumentError{Code: CodeInvalidHub, Name: "hub", Reason: "is not a valid hub name", Err: err}
+		return "", &ArgumentError{Name: ArgHub, Reason: "is not a valid hub name", Err: err}
 	}
 	return "hubs/" + escapeDataString(strings.ToLower(hub)), nil
 }
 
 func groupSeg(group string) (string, error) {
 	if err := ValidateGroupName(group); err != nil {
-		return "", &ArgumentError{Code: CodeInvalidGroup, Name: "group", Reason: "is not a valid group name", Err: err}
+		return "", &ArgumentError{Name: ArgGroup, Reason: "is not a valid group name", Err: err}
 	}
 	return escapeDataString(group), nil
 }
 
 func idSeg(name, id string) (string, error) {
 	if id == "" {
-		return "", &ArgumentError{Code: CodeMissingID, Name: name, Reason: "must not be empty"}
+		return "", &ArgumentError{Name: name, Reason: "must not be empty"}
 	}
 	return escapeDataString(id), nil
 }
@@ -103,13 +104,13 @@ func (p *pathBuilder) group(g string) *pathBuilder {
 }
 
 func (p *pathBuilder) user(id string) *pathBuilder {
-	s, err := idSeg("userID", id)
+	s, err := idSeg(ArgUserID, id)
 	p.add("/users/"+s, err)
 	return p
 }
 
 func (p *pathBuilder) conn(id string) *pathBuilder {
-	s, err := idSeg("connectionID", id)
+	s, err := idSeg(ArgConnectionID, id)
 	p.add("/connections/"+s, err)
 	return p
 }
@@ -433,7 +434,7 @@ func (c *Client) AddUserToGroup(ctx context.Context, hub, group, userID string, 
 	var q url.Values
 	if err == nil && opts != nil && opts.TTL != nil {
 		if *opts.TTL < 0 {
-			return GroupResponse{}, &ArgumentError{Code: CodeInvalidMessage, Name: "ttl", Reason: "must not be negative"}
+			return GroupResponse{}, &ArgumentError{Name: ArgTTL, Reason: "must not be negative"}
 		}
 		q = url.Values{"ttl": {strconv.FormatInt(int64(*opts.TTL/time.Second), 10)}}
 	}
@@ -459,32 +460,20 @@ type HealthOptions struct{}
 
 // HealthResponse is the result of [Client.Health].
 type HealthResponse struct {
-	// Healthy is true for a 2xx answer, false for 5xx.
-	Healthy bool
-	// StatusCode is the HTTP status of the answer.
+	// StatusCode is the HTTP status of the (2xx) answer.
 	StatusCode int
 }
 
-// Health probes the service (HEAD /api/health): 2xx is healthy, 5xx is
-// unhealthy (no error), anything else is an error, as in the SDK.
+// Health probes the service (HEAD /api/health). A 2xx answer is healthy;
+// anything else is an error: a *[ResponseError] (5xx means the service is
+// unhealthy), a *[ConnectionError], or a *[CircuitOpenError] while the
+// breaker is open.
 func (c *Client) Health(ctx context.Context, opts *HealthOptions) (HealthResponse, error) {
 	resp, err := c.do(ctx, call{op: "Health", method: http.MethodHead, path: "health", apiVersion: APIVersion, ok: statusDone})
-	if err == nil {
-		return HealthResponse{Healthy: true, StatusCode: resp.StatusCode}, nil
+	if err != nil {
+		return HealthResponse{}, err
 	}
-	var re *ResponseError
-	if errors.As(err, &re) && re.StatusCode >= 500 {
-		return HealthResponse{StatusCode: re.StatusCode}, nil
-	}
-	return HealthResponse{}, err
-}
-
-// Healthy returns nil when the breaker is not open and the service answers
-// its health probe with 2xx; otherwise it returns the typed error
-// ([*CircuitOpenError], [*ResponseError], [*ConnectionError]).
-func (c *Client) Healthy(ctx context.Context) error {
-	_, err := c.do(ctx, call{op: "Healthy", method: http.MethodHead, path: "health", apiVersion: APIVersion, ok: statusDone})
-	return err
+	return HealthResponse{StatusCode: resp.StatusCode}, nil
 }
 
 // GenerateClientTokenOptions are the optional parameters of
@@ -518,7 +507,7 @@ func (c *Client) GenerateClientToken(ctx context.Context, hub string, opts *Gene
 			q.Set("userId", opts.UserID)
 		}
 		if opts.MinutesToExpire < 0 {
-			return GenerateClientTokenResponse{}, &ArgumentError{Code: CodeInvalidMessage, Name: "minutesToExpire", Reason: "must not be negative"}
+			return GenerateClientTokenResponse{}, &ArgumentError{Name: ArgExpiry, Reason: "must not be negative"}
 		}
 		if opts.MinutesToExpire > 0 {
 			q.Set("minutesToExpire", strconv.Itoa(opts.MinutesToExpire))
@@ -532,7 +521,7 @@ func (c *Client) GenerateClientToken(ctx context.Context, hub string, opts *Gene
 		Token string `json:"token"`
 	}
 	if err := runtime.UnmarshalAsJSON(resp, &out); err != nil || out.Token == "" {
-		return GenerateClientTokenResponse{}, &ResponseError{Code: CodeServiceError, StatusCode: resp.StatusCode, Message: "response has no token", Endpoint: c.serverBase, Operation: "GenerateClientToken", RawResponse: resp}
+		return GenerateClientTokenResponse{}, c.badAnswer("GenerateClientToken", resp, "the response has no token")
 	}
 	return GenerateClientTokenResponse{Token: out.Token}, nil
 }
@@ -559,7 +548,13 @@ func (c *Client) GetAccessKey(ctx context.Context, opts *GetAccessKeyOptions) (G
 		AccessKey string `json:"AccessKey"`
 	}
 	if err := runtime.UnmarshalAsJSON(resp, &out); err != nil || out.KeyID == "" || out.AccessKey == "" {
-		return GetAccessKeyResponse{}, &ResponseError{Code: CodeServiceError, StatusCode: resp.StatusCode, Message: "response lacks KeyId or AccessKey", Endpoint: c.serverBase, Operation: "GetAccessKey", RawResponse: resp}
+		return GetAccessKeyResponse{}, c.badAnswer("GetAccessKey", resp, "the response lacks KeyId or AccessKey")
 	}
 	return GetAccessKeyResponse{Key: AccessKey{ID: out.KeyID, Value: out.AccessKey}}, nil
+}
+
+// badAnswer is the error for a success status whose body is unusable.
+func (c *Client) badAnswer(op string, resp *http.Response, msg string) *ResponseError {
+	return &ResponseError{ResponseError: &azcore.ResponseError{StatusCode: resp.StatusCode, RawResponse: resp},
+		Message: msg, Endpoint: c.serverBase, Operation: op}
 }

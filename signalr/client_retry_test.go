@@ -44,19 +44,19 @@ func TestRetryStatusMatrix(t *testing.T) {
 		op        func(*signalr.Client) error
 		codes     []int
 		wantTries int
-		wantCode  string
+		want      string
 	}{
 		{"send 429 then ok", sendToAll, []int{429, 429, 202}, 3, ""},
-		{"send 503 exhausted", sendToAll, []int{503}, 3, "service.unavailable"},
+		{"send 503 exhausted", sendToAll, []int{503}, 3, "status 503"},
 		{"send 408 then ok", sendToAll, []int{408, 202}, 2, ""},
-		{"send 500 not retried", sendToAll, []int{500, 202}, 1, "service.error"},
-		{"send 502 not retried", sendToAll, []int{502, 202}, 1, "service.unavailable"},
-		{"send 504 not retried", sendToAll, []int{504, 202}, 1, "service.timeout"},
-		{"send 400 not retried", sendToAll, []int{400, 202}, 1, "service.bad_request"},
+		{"send 500 not retried", sendToAll, []int{500, 202}, 1, "status 500"},
+		{"send 502 not retried", sendToAll, []int{502, 202}, 1, "status 502"},
+		{"send 504 not retried", sendToAll, []int{504, 202}, 1, "status 504"},
+		{"send 400 not retried", sendToAll, []int{400, 202}, 1, "status 400"},
 		{"put 500 retried", addToGroup, []int{500, 500, 200}, 3, ""},
 		{"put 502 retried", addToGroup, []int{502, 200}, 2, ""},
-		{"put 504 exhausted", addToGroup, []int{504}, 3, "service.timeout"},
-		{"put 401 not retried", addToGroup, []int{401, 200}, 1, "service.unauthorized"},
+		{"put 504 exhausted", addToGroup, []int{504}, 3, "status 504"},
+		{"put 401 not retried", addToGroup, []int{401, 200}, 1, "status 401"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,14 +64,21 @@ func TestRetryStatusMatrix(t *testing.T) {
 			o := quietOptions()
 			o.Breaker.Disabled = true
 			err := tc.op(newTestClient(t, rec.srv.URL, o))
-			if got := signalr.ErrorCode(err); got != tc.wantCode {
-				t.Errorf("ErrorCode = %q, want %q (err %v)", got, tc.wantCode, err)
+			if got := outcome(err); got != tc.want {
+				t.Errorf("outcome = %q, want %q (err %v)", got, tc.want, err)
 			}
 			if n := len(rec.requests()); n != tc.wantTries {
 				t.Errorf("server saw %d tries, want %d", n, tc.wantTries)
 			}
 		})
 	}
+}
+
+// slowRetries allows Retry-After delays up to 2s.
+func slowRetries() *signalr.ClientOptions {
+	o := quietOptions()
+	o.Retry.MaxRetryDelay = 2 * time.Second
+	return o
 }
 
 func TestRetryAfter(t *testing.T) {
@@ -85,7 +92,7 @@ func TestRetryAfter(t *testing.T) {
 			w.WriteHeader(202)
 		})
 		start := time.Now()
-		if err := sendToAll(newTestClient(t, rec.srv.URL, nil)); err != nil {
+		if err := sendToAll(newTestClient(t, rec.srv.URL, slowRetries())); err != nil {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d < time.Second || d > 3*time.Second {
@@ -98,34 +105,34 @@ func TestRetryAfter(t *testing.T) {
 	t.Run("http date", func(t *testing.T) {
 		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 			if n == 0 {
-				w.Header().Set("Retry-After", fixedNow.Add(time.Second).Format(http.TimeFormat))
+				// azcore reads HTTP dates against the real clock.
+				w.Header().Set("Retry-After", time.Now().Add(2*time.Second).Format(http.TimeFormat))
 				w.WriteHeader(503)
 				return
 			}
 			w.WriteHeader(202)
 		})
 		start := time.Now()
-		if err := sendToAll(newTestClient(t, rec.srv.URL, nil)); err != nil {
+		if err := sendToAll(newTestClient(t, rec.srv.URL, slowRetries())); err != nil {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d < time.Second || d > 3*time.Second {
-			t.Errorf("took %v, want the HTTP-date Retry-After (now+1s) honoured", d)
+			t.Errorf("took %v, want the HTTP-date Retry-After (now+2s, whole seconds) honoured", d)
 		}
 	})
-	t.Run("beyond the budget", func(t *testing.T) {
+	t.Run("beyond MaxRetryDelay", func(t *testing.T) {
 		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "60")
 			w.WriteHeader(429)
 		})
-		o := quietOptions()
-		o.Retry.MaxElapsed = 2 * time.Second
+		o := slowRetries()
 		start := time.Now()
 		err := sendToAll(newTestClient(t, rec.srv.URL, o))
-		if signalr.ErrorCode(err) != "service.throttled" {
-			t.Fatalf("err = %v, want service.throttled", err)
+		if outcome(err) != "status 429" {
+			t.Fatalf("err = %v, want status 429", err)
 		}
 		if d := time.Since(start); d > time.Second {
-			t.Errorf("took %v; a Retry-After beyond the budget must return at once", d)
+			t.Errorf("took %v; a Retry-After beyond MaxRetryDelay must return at once", d)
 		}
 		if n := len(rec.requests()); n != 1 {
 			t.Errorf("%d tries, want 1", n)
@@ -162,10 +169,10 @@ func TestRetryConnectionRefused(t *testing.T) {
 	l.Close() // nothing listens: connection refused
 	var dials atomic.Int32
 	o := quietOptions()
-	o.Transport = countingTransport(&dials, 0)
+	o.Transport = &http.Client{Transport: countingTransport(&dials, 0)}
 	err = sendToAll(newTestClient(t, addr, o))
 	var ce *signalr.ConnectionError
-	if !errors.As(err, &ce) || ce.Code != "service.unreachable" || ce.Written || signalr.ErrorCode(err) != "service.unreachable" {
+	if !errors.As(err, &ce) || ce.Kind != signalr.ConnectionUnreachable || ce.Written || outcome(err) != "unreachable" {
 		t.Fatalf("err = %#v, want an unwritten *ConnectionError service.unreachable", err)
 	}
 	if n := dials.Load(); n != 3 {
@@ -177,7 +184,7 @@ func TestRetryResetBeforeWritten(t *testing.T) {
 	rec := newRecorder(t, statusSequence(202))
 	var dials atomic.Int32
 	o := quietOptions()
-	o.Transport = countingTransport(&dials, 1)
+	o.Transport = &http.Client{Transport: countingTransport(&dials, 1)}
 	if err := sendToAll(newTestClient(t, rec.srv.URL, o)); err != nil {
 		t.Fatalf("send after a reset before writing: %v", err)
 	}
@@ -223,7 +230,7 @@ func TestNoRetryAfterWritten(t *testing.T) {
 		addr, n := rawServer(t)
 		err := sendToAll(newTestClient(t, addr, nil))
 		var ce *signalr.ConnectionError
-		if !errors.As(err, &ce) || !ce.Written || ce.Code != "service.error" {
+		if !errors.As(err, &ce) || !ce.Written || ce.Kind != signalr.ConnectionFailed || !signalr.IsOutcomeUnknown(err) {
 			t.Fatalf("err = %#v, want a written *ConnectionError", err)
 		}
 		if got := n.Load(); got != 1 {
@@ -251,11 +258,11 @@ func TestTryTimeout(t *testing.T) {
 	t.Run("send not retried", func(t *testing.T) {
 		rec := newRecorder(t, slow)
 		o := quietOptions()
-		o.TryTimeout = 200 * time.Millisecond
+		o.Retry.TryTimeout = 200 * time.Millisecond
 		start := time.Now()
 		err := sendToAll(newTestClient(t, rec.srv.URL, o))
-		if signalr.ErrorCode(err) != "service.timeout" {
-			t.Fatalf("err = %v, want service.timeout", err)
+		if outcome(err) != "timeout" {
+			t.Fatalf("err = %v, want a timeout", err)
 		}
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("took %v, want about the 200ms try timeout", d)
@@ -267,14 +274,14 @@ func TestTryTimeout(t *testing.T) {
 	t.Run("idempotent retried within the budget", func(t *testing.T) {
 		rec := newRecorder(t, slow)
 		o := quietOptions()
-		o.TryTimeout = 300 * time.Millisecond
-		o.Retry.MaxTries = 10
-		o.Retry.MaxElapsed = 700 * time.Millisecond
+		o.Retry.TryTimeout = 300 * time.Millisecond
+		o.Retry.MaxRetries = 9
+		o.RetryBudget = 700 * time.Millisecond
 		start := time.Now()
 		err := addToGroup(newTestClient(t, rec.srv.URL, o))
 		d := time.Since(start)
-		if signalr.ErrorCode(err) != "service.timeout" {
-			t.Fatalf("err = %v, want service.timeout", err)
+		if outcome(err) != "timeout" {
+			t.Fatalf("err = %v, want a timeout", err)
 		}
 		if d < 600*time.Millisecond || d > 1200*time.Millisecond {
 			t.Errorf("took %v, want the 700ms budget to bound the call", d)
@@ -289,7 +296,7 @@ func TestTryTimeout(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 		defer cancel()
 		_, err := c.AddConnectionToGroup(ctx, "chat", "g", "c1", nil)
-		if !errors.Is(err, context.DeadlineExceeded) || signalr.ErrorCode(err) != "service.timeout" {
+		if !errors.Is(err, context.DeadlineExceeded) || outcome(err) != "timeout" {
 			t.Fatalf("err = %v", err)
 		}
 		if n := len(rec.requests()); n != 1 {
@@ -312,17 +319,17 @@ func TestBreaker(t *testing.T) {
 	o.Breaker = signalr.BreakerOptions{Failures: 3, OpenTimeout: 300 * time.Millisecond}
 	c := newTestClient(t, rec.srv.URL, o)
 	for i := range 3 {
-		if err := sendToAll(c); signalr.ErrorCode(err) != "service.error" {
+		if err := sendToAll(c); outcome(err) != "status 500" {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if s := c.BreakerState(); s != "open" {
+	if s := c.BreakerState(); s != signalr.BreakerOpen {
 		t.Fatalf("state after 3 failures = %s, want open", s)
 	}
 	start := time.Now()
 	err := sendToAll(c)
 	var co *signalr.CircuitOpenError
-	if !errors.As(err, &co) || signalr.ErrorCode(err) != "service.circuit_open" || co.Operation != "SendToAll" {
+	if !errors.As(err, &co) || outcome(err) != "circuit open" || co.Operation != "SendToAll" {
 		t.Fatalf("err = %v, want *CircuitOpenError", err)
 	}
 	if d := time.Since(start); d > 50*time.Millisecond {
@@ -331,19 +338,19 @@ func TestBreaker(t *testing.T) {
 	if n := len(rec.requests()); n != 3 {
 		t.Errorf("server saw %d requests, want 3 (none while open)", n)
 	}
-	if err := c.Healthy(t.Context()); !errors.As(err, &co) {
-		t.Errorf("Healthy while open = %v", err)
+	if _, err := c.Health(t.Context(), nil); !errors.As(err, &co) {
+		t.Errorf("Health while open = %v", err)
 	}
 
 	// Half-open: a failing probe opens it again.
 	time.Sleep(350 * time.Millisecond)
-	if s := c.BreakerState(); s != "half-open" {
+	if s := c.BreakerState(); s != signalr.BreakerHalfOpen {
 		t.Fatalf("state after OpenTimeout = %s, want half-open", s)
 	}
-	if err := sendToAll(c); signalr.ErrorCode(err) != "service.error" {
+	if err := sendToAll(c); outcome(err) != "status 500" {
 		t.Fatalf("probe: %v", err)
 	}
-	if s := c.BreakerState(); s != "open" {
+	if s := c.BreakerState(); s != signalr.BreakerOpen {
 		t.Fatalf("state after a failed probe = %s, want open", s)
 	}
 	// Half-open again: a good probe closes it.
@@ -352,7 +359,7 @@ func TestBreaker(t *testing.T) {
 	if err := sendToAll(c); err != nil {
 		t.Fatalf("probe: %v", err)
 	}
-	if s := c.BreakerState(); s != "closed" {
+	if s := c.BreakerState(); s != signalr.BreakerClosed {
 		t.Errorf("state after a good probe = %s, want closed", s)
 	}
 }
@@ -363,11 +370,11 @@ func TestBreakerIgnores4xx(t *testing.T) {
 	o.Breaker = signalr.BreakerOptions{Failures: 2}
 	c := newTestClient(t, rec.srv.URL, o)
 	for range 5 {
-		if err := sendToAll(c); signalr.ErrorCode(err) != "service.bad_request" {
+		if err := sendToAll(c); outcome(err) != "status 400" {
 			t.Fatal(err)
 		}
 	}
-	if s := c.BreakerState(); s != "closed" {
+	if s := c.BreakerState(); s != signalr.BreakerClosed {
 		t.Errorf("state after 4xx = %s, want closed", s)
 	}
 }
@@ -380,7 +387,7 @@ func TestBreakerCountsConnectionFailures(t *testing.T) {
 	o.Breaker = signalr.BreakerOptions{Failures: 3}
 	c := newTestClient(t, addr, o)
 	sendToAll(c) // three refused tries
-	if s := c.BreakerState(); s != "open" {
+	if s := c.BreakerState(); s != signalr.BreakerOpen {
 		t.Errorf("state after 3 refused connections = %s, want open", s)
 	}
 }
@@ -406,7 +413,7 @@ func TestTLSMinimum(t *testing.T) {
 	}
 
 	for name, o := range map[string]func(*signalr.ClientOptions){
-		"caller transport": func(o *signalr.ClientOptions) { o.Transport = weak },
+		"caller transport": func(o *signalr.ClientOptions) { o.Transport = &http.Client{Transport: weak} },
 		"default transport": func(o *signalr.ClientOptions) {
 			o.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10}
 		},
@@ -415,8 +422,8 @@ func TestTLSMinimum(t *testing.T) {
 		o(opts)
 		err := sendToAll(newTestClient(t, srv.URL, opts))
 		var ce *signalr.ConnectionError
-		if !errors.As(err, &ce) || ce.Code != "service.tls" {
-			t.Errorf("%s: err = %v, want a service.tls *ConnectionError", name, err)
+		if !errors.As(err, &ce) || ce.Kind != signalr.ConnectionTLS {
+			t.Errorf("%s: err = %v, want a TLS *ConnectionError", name, err)
 		}
 	}
 }

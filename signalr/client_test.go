@@ -10,11 +10,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
@@ -61,17 +64,41 @@ func (rec *recorder) requests() []seen {
 
 // connStr returns an AccessKey connection string for a loopback server URL,
 // with the port in the Port key as the emulator prints it.
-func connStr(t *testing.T, serverURL string) *signalr.ConnectionString {
+func connStr(t *testing.T, serverURL string) string {
 	t.Helper()
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := signalr.ParseConnectionString("Endpoint=" + u.Scheme + "://" + u.Hostname() + ";Port=" + u.Port() + ";AccessKey=" + testKey + ";Version=1.0;")
-	if err != nil {
-		t.Fatal(err)
+	return "Endpoint=" + u.Scheme + "://" + u.Hostname() + ";Port=" + u.Port() + ";AccessKey=" + testKey + ";Version=1.0;"
+}
+
+// outcome describes err in the SDK's terms: "" for nil, "status N" for a
+// *ResponseError, the kind of a *ConnectionError, "circuit open",
+// "argument NAME" and "too large".
+func outcome(err error) string {
+	var (
+		re *signalr.ResponseError
+		ce *signalr.ConnectionError
+		co *signalr.CircuitOpenError
+		ae *signalr.ArgumentError
+		pe *signalr.PayloadTooLargeError
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &re):
+		return "status " + strconv.Itoa(re.StatusCode)
+	case errors.As(err, &ce):
+		return ce.Kind.String()
+	case errors.As(err, &co):
+		return "circuit open"
+	case errors.As(err, &ae):
+		return "argument " + ae.Name
+	case errors.As(err, &pe):
+		return "too large"
 	}
-	return cs
+	return "other: " + err.Error()
 }
 
 var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -81,8 +108,10 @@ func quietOptions() *signalr.ClientOptions {
 		Logger:     slog.New(slog.DiscardHandler),
 		ServerName: "test-server_0123",
 		Now:        func() time.Time { return fixedNow },
-		Retry:      signalr.RetryOptions{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxElapsed: 5 * time.Second},
-		TryTimeout: 2 * time.Second,
+		ClientOptions: azcore.ClientOptions{
+			Retry: policy.RetryOptions{RetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond, TryTimeout: 2 * time.Second},
+		},
+		RetryBudget: 5 * time.Second,
 	}
 }
 
@@ -91,7 +120,7 @@ func newTestClient(t *testing.T, serverURL string, opts *signalr.ClientOptions) 
 	if opts == nil {
 		opts = quietOptions()
 	}
-	c, err := signalr.NewClient(connStr(t, serverURL), opts)
+	c, err := signalr.NewClientFromConnectionString(connStr(t, serverURL), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +254,7 @@ func TestOperationsWire(t *testing.T) {
 		}, "HEAD", hub + user + group, "", ""},
 		{"Health", 200, func(ctx context.Context, c *signalr.Client) error {
 			r, err := c.Health(ctx, nil)
-			return wantTrue(r.Healthy, err)
+			return wantTrue(r.StatusCode == 200, err)
 		}, "HEAD", "/api/health", "", ""},
 	}
 	for _, tc := range cases {
@@ -348,7 +377,7 @@ func TestTolerated404(t *testing.T) {
 		c := newTestClient(t, newRecorder(t, reply("Error.Connection.NotExisted")).srv.URL, nil)
 		_, err := c.AddConnectionToGroup(ctx, "chat", "g", "c1", nil)
 		var re *signalr.ResponseError
-		if !errors.As(err, &re) || re.StatusCode != 404 || re.ErrorCode != "Error.Connection.NotExisted" || signalr.ErrorCode(err) != "service.not_found" {
+		if !errors.As(err, &re) || re.StatusCode != 404 || re.ErrorCode != "Error.Connection.NotExisted" || outcome(err) != "status 404" {
 			t.Errorf("AddConnectionToGroup 404 = %#v", err)
 		}
 		c = newTestClient(t, newRecorder(t, reply("Something.Else")).srv.URL, nil)
@@ -363,9 +392,9 @@ func TestResponseErrors(t *testing.T) {
 		status int
 		code   string
 	}{
-		{400, "service.bad_request"}, {401, "service.unauthorized"}, {403, "service.forbidden"},
-		{404, "service.not_found"}, {429, "service.throttled"}, {500, "service.error"},
-		{502, "service.unavailable"}, {503, "service.unavailable"}, {504, "service.timeout"},
+		{400, "status 400"}, {401, "status 401"}, {403, "status 403"},
+		{404, "status 404"}, {429, "status 429"}, {500, "status 500"},
+		{502, "status 502"}, {503, "status 503"}, {504, "status 504"},
 	}
 	for _, tc := range cases {
 		rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
@@ -375,14 +404,14 @@ func TestResponseErrors(t *testing.T) {
 			io.WriteString(w, `{"code":"Error.Body","message":"bad\nthing `+strings.Repeat("x", 2000)+`","target":null}`)
 		})
 		o := quietOptions()
-		o.Retry.MaxTries = 1
+		o.Retry.MaxRetries = -1
 		c := newTestClient(t, rec.srv.URL, o)
 		_, err := c.SendToAll(t.Context(), "chat", signalr.Message{Target: "t"}, nil)
 		var re *signalr.ResponseError
 		if !errors.As(err, &re) {
 			t.Fatalf("%d: err = %v, want *ResponseError", tc.status, err)
 		}
-		if re.StatusCode != tc.status || re.Code != tc.code || signalr.ErrorCode(err) != tc.code || re.ErrorCode != "Error.Test" || re.Operation != "SendToAll" {
+		if re.StatusCode != tc.status || outcome(err) != tc.code || re.ErrorCode != "Error.Test" || re.Operation != "SendToAll" {
 			t.Errorf("%d: %+v", tc.status, re)
 		}
 		if re.Endpoint != rec.srv.URL+"/" {
@@ -407,22 +436,22 @@ func TestArgumentErrors(t *testing.T) {
 		code string
 		err  error
 	}{
-		{"broadcast.invalid_hub", second(c.SendToAll(ctx, "1bad", msg, nil))},
-		{"broadcast.invalid_hub", second(c.SendToAll(ctx, "", msg, nil))},
-		{"broadcast.invalid_group", second(c.SendToGroup(ctx, "chat", "   ", msg, nil))},
-		{"broadcast.missing_id", second(c.SendToUser(ctx, "chat", "", msg, nil))},
-		{"broadcast.missing_id", second(c.SendToConnection(ctx, "chat", "", msg, nil))},
-		{"broadcast.missing_id", second(c.CloseConnection(ctx, "chat", "", nil))},
-		{"broadcast.missing_id", second(c.AddUserToGroup(ctx, "chat", "g", "", nil))},
-		{"broadcast.missing_target", second(c.SendToAll(ctx, "chat", signalr.Message{}, nil))},
-		{"broadcast.invalid_message", second(c.SendToAll(ctx, "chat", signalr.Message{Target: "t", Arguments: json.RawMessage(`{"a":1}`)}, nil))},
-		{"broadcast.invalid_message", second(c.SendToAll(ctx, "chat", signalr.Message{Target: "t", Arguments: json.RawMessage(`[1,`)}, nil))},
-		{"broadcast.invalid_message", second(c.AddUserToGroup(ctx, "chat", "g", "u", &signalr.AddUserToGroupOptions{TTL: &neg}))},
+		{"argument hub", second(c.SendToAll(ctx, "1bad", msg, nil))},
+		{"argument hub", second(c.SendToAll(ctx, "", msg, nil))},
+		{"argument group", second(c.SendToGroup(ctx, "chat", "   ", msg, nil))},
+		{"argument userID", second(c.SendToUser(ctx, "chat", "", msg, nil))},
+		{"argument connectionID", second(c.SendToConnection(ctx, "chat", "", msg, nil))},
+		{"argument connectionID", second(c.CloseConnection(ctx, "chat", "", nil))},
+		{"argument userID", second(c.AddUserToGroup(ctx, "chat", "g", "", nil))},
+		{"argument target", second(c.SendToAll(ctx, "chat", signalr.Message{}, nil))},
+		{"argument arguments", second(c.SendToAll(ctx, "chat", signalr.Message{Target: "t", Arguments: json.RawMessage(`{"a":1}`)}, nil))},
+		{"argument arguments", second(c.SendToAll(ctx, "chat", signalr.Message{Target: "t", Arguments: json.RawMessage(`[1,`)}, nil))},
+		{"argument ttl", second(c.AddUserToGroup(ctx, "chat", "g", "u", &signalr.AddUserToGroupOptions{TTL: &neg}))},
 	}
 	for i, tc := range cases {
 		var ae *signalr.ArgumentError
-		if !errors.As(tc.err, &ae) || signalr.ErrorCode(tc.err) != tc.code {
-			t.Errorf("case %d: err = %v (code %q), want an *ArgumentError with %s", i, tc.err, signalr.ErrorCode(tc.err), tc.code)
+		if !errors.As(tc.err, &ae) || outcome(tc.err) != tc.code {
+			t.Errorf("case %d: err = %v (%q), want an *ArgumentError: %s", i, tc.err, outcome(tc.err), tc.code)
 		}
 	}
 	if n := len(rec.requests()); n != 0 {
@@ -444,7 +473,7 @@ func TestPayloadTooLargeBeforeSending(t *testing.T) {
 	over := signalr.Message{Target: "t", Arguments: json.RawMessage(`["` + strings.Repeat("a", signalr.MaxPayloadSize-overhead+1) + `"]`)}
 	_, err := c.SendToAll(t.Context(), "chat", over, nil)
 	var pe *signalr.PayloadTooLargeError
-	if !errors.As(err, &pe) || pe.Size != signalr.MaxPayloadSize+1 || pe.Limit != 1<<20 || signalr.ErrorCode(err) != "broadcast.too_large" {
+	if !errors.As(err, &pe) || pe.Size != signalr.MaxPayloadSize+1 || pe.Limit != 1<<20 || outcome(err) != "too large" {
 		t.Fatalf("err = %v, want *PayloadTooLargeError of %d bytes", err, signalr.MaxPayloadSize+1)
 	}
 	reqs := rec.requests()

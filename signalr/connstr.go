@@ -10,7 +10,7 @@ import (
 )
 
 // AuthType is the lower-cased value of a connection string's AuthType
-// property. It selects how the handler authenticates to the service.
+// property. It selects how a client authenticates to the service.
 type AuthType string
 
 // Recognised AuthType values. Any other value falls back to
@@ -31,25 +31,52 @@ const (
 	AuthTypeAAD AuthType = "aad"
 )
 
-// Error codes of [ConnectionStringError]. The strings equal the
-// config.connection_string.* codes of the embedding application.
+// ConnectionStringErrorKind says which rule a connection string broke; it
+// is the Kind of a [ConnectionStringError].
+type ConnectionStringErrorKind int
+
+// The kinds of [ConnectionStringError], in the order the parser checks them.
 const (
-	codeConnStrMissing          = "config.connection_string.missing"
-	codeConnStrMalformed        = "config.connection_string.malformed"
-	codeConnStrDuplicate        = "config.connection_string.duplicate_key"
-	codeConnStrMissingEndpoint  = "config.connection_string.missing_endpoint"
-	codeConnStrInvalidEndpoint  = "config.connection_string.invalid_endpoint"
-	codeConnStrInvalidVersion   = "config.connection_string.invalid_version"
-	codeConnStrInvalidPort      = "config.connection_string.invalid_port"
-	codeConnStrInvalidClientEP  = "config.connection_string.invalid_client_endpoint"
-	codeConnStrInvalidServerEP  = "config.connection_string.invalid_server_endpoint"
-	codeConnStrMissingAccessKey = "config.connection_string.missing_access_key"
-	codeConnStrMissingClientID  = "config.connection_string.missing_client_id"
-	codeConnStrMissingTenantID  = "config.connection_string.missing_tenant_id"
-	codeConnStrMissingAppSecret = "config.connection_string.missing_client_secret"
+	// ConnectionStringEmpty: the string is empty or white space.
+	ConnectionStringEmpty ConnectionStringErrorKind = iota + 1
+	// ConnectionStringMalformed: fewer than two non-empty ';'-separated entries.
+	ConnectionStringMalformed
+	// ConnectionStringDuplicateKey: a property appears twice (keys are case-insensitive).
+	ConnectionStringDuplicateKey
+	// ConnectionStringMissingEndpoint: there is no Endpoint.
+	ConnectionStringMissingEndpoint
+	// ConnectionStringInvalidEndpoint: Endpoint is not an absolute http(s) URL.
+	ConnectionStringInvalidEndpoint
+	// ConnectionStringInvalidVersion: Version is not 1.x.
+	ConnectionStringInvalidVersion
+	// ConnectionStringInvalidPort: Port is not an integer in 1..65535.
+	ConnectionStringInvalidPort
+	// ConnectionStringInvalidClientEndpoint: ClientEndpoint is not an absolute http(s) URL.
+	ConnectionStringInvalidClientEndpoint
+	// ConnectionStringInvalidServerEndpoint: ServerEndpoint is not an absolute http(s) URL.
+	ConnectionStringInvalidServerEndpoint
+	// ConnectionStringMissingAccessKey: AccessKey mode without an AccessKey.
+	ConnectionStringMissingAccessKey
+	// ConnectionStringMissingClientID: AuthType=azure.app without ClientId.
+	ConnectionStringMissingClientID
+	// ConnectionStringMissingTenantID: AuthType=azure.app without TenantId.
+	ConnectionStringMissingTenantID
+	// ConnectionStringMissingClientSecret: an application credential without
+	// ClientSecret or ClientCert.
+	ConnectionStringMissingClientSecret
 )
 
-const hintKeyList = "copy the connection string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString -o tsv`"
+var connStrKindNames = [...]string{"", "empty", "malformed", "duplicate_key", "missing_endpoint", "invalid_endpoint",
+	"invalid_version", "invalid_port", "invalid_client_endpoint", "invalid_server_endpoint",
+	"missing_access_key", "missing_client_id", "missing_tenant_id", "missing_client_secret"}
+
+// String returns the kind in snake case, e.g. "missing_endpoint".
+func (k ConnectionStringErrorKind) String() string {
+	if k > 0 && int(k) < len(connStrKindNames) {
+		return connStrKindNames[k]
+	}
+	return "ConnectionStringErrorKind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // ConnectionString is a parsed Azure SignalR Service connection string such
 // as "Endpoint=https://NAME.service.signalr.net;AccessKey=KEY;Version=1.0;".
@@ -86,20 +113,15 @@ type ConnectionStringError struct {
 	// Key is the offending property as written, "" when the error is not
 	// about one property.
 	Key string
-	// Code is a config.connection_string.* error code.
-	Code string
-	// Message says what is wrong.
+	// Kind says which rule was broken.
+	Kind ConnectionStringErrorKind
+	// Message says what is wrong, naming the property as written.
 	Message string
-	// Hint says how to fix it.
-	Hint string
 }
 
-// Error returns the message followed by the hint.
+// Error returns "signalr: connection string: " and the message.
 func (e *ConnectionStringError) Error() string {
-	if e.Hint == "" {
-		return "signalr connection string: " + e.Message
-	}
-	return "signalr connection string: " + e.Message + " (" + e.Hint + ")"
+	return "signalr: connection string: " + e.Message
 }
 
 // ParseConnectionString parses s with the rules of the official SDK:
@@ -108,9 +130,8 @@ func (e *ConnectionStringError) Error() string {
 // The error, when not nil, is a *[ConnectionStringError].
 func ParseConnectionString(s string) (*ConnectionString, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, &ConnectionStringError{Code: codeConnStrMissing,
-			Message: "the connection string is empty",
-			Hint:    hintKeyList + ", or use the local emulator's connection string"}
+		return nil, &ConnectionStringError{Kind: ConnectionStringEmpty,
+			Message: "the connection string is empty"}
 	}
 	// Count the non-empty entries first: fewer than two is an error even
 	// when the one entry is an Endpoint.
@@ -121,9 +142,8 @@ func ParseConnectionString(s string) (*ConnectionString, error) {
 		}
 	}
 	if entries < 2 {
-		return nil, &ConnectionStringError{Code: codeConnStrMalformed,
-			Message: "the connection string is missing required properties: it needs at least Endpoint and AccessKey (or AuthType), separated by ';'",
-			Hint:    "use the form Endpoint=https://NAME.service.signalr.net;AccessKey=KEY;Version=1.0; — " + hintKeyList}
+		return nil, &ConnectionStringError{Kind: ConnectionStringMalformed,
+			Message: "the connection string is missing required properties: it needs at least Endpoint and AccessKey (or AuthType), separated by ';'"}
 	}
 
 	var p props
@@ -209,9 +229,8 @@ func (p *props) duplicate(key string) error {
 	if q == hiddenValue {
 		key = ""
 	}
-	return &ConnectionStringError{Key: key, Code: codeConnStrDuplicate,
-		Message: "duplicate property " + q + " (keys are case-insensitive)",
-		Hint:    "keep one " + q + " property"}
+	return &ConnectionStringError{Key: key, Kind: ConnectionStringDuplicateKey,
+		Message: "duplicate property " + q + " (keys are case-insensitive)"}
 }
 
 // hiddenValue replaces values that would reveal a secret in messages.
@@ -253,16 +272,14 @@ func (p *props) build() (*ConnectionString, error) {
 
 	// Endpoint.
 	if !p.has[propEndpoint] {
-		return nil, &ConnectionStringError{Key: "Endpoint", Code: codeConnStrMissingEndpoint,
-			Message: "the connection string is missing the required property Endpoint",
-			Hint:    "add Endpoint=https://NAME.service.signalr.net; — " + hintKeyList}
+		return nil, &ConnectionStringError{Key: "Endpoint", Kind: ConnectionStringMissingEndpoint,
+			Message: "the connection string is missing the required property Endpoint"}
 	}
 	ep, ok := parseEndpoint(strings.TrimRight(p.val[propEndpoint], "/"))
 	if !ok {
 		k := p.keyName(propEndpoint, "Endpoint")
-		return nil, &ConnectionStringError{Key: k, Code: codeConnStrInvalidEndpoint,
-			Message: "invalid value for " + k + ": " + p.quote(p.val[propEndpoint]) + " is not an absolute http or https URL",
-			Hint:    "write Endpoint=https://NAME.service.signalr.net (scheme included)"}
+		return nil, &ConnectionStringError{Key: k, Kind: ConnectionStringInvalidEndpoint,
+			Message: "invalid value for " + k + ": " + p.quote(p.val[propEndpoint]) + " is not an absolute http or https URL"}
 	}
 	cs.Endpoint = ep
 
@@ -271,9 +288,8 @@ func (p *props) build() (*ConnectionString, error) {
 		v := p.val[propVersion]
 		if !validVersion(v) {
 			k := p.keyName(propVersion, "Version")
-			return nil, &ConnectionStringError{Key: k, Code: codeConnStrInvalidVersion,
-				Message: k + " " + p.quote(v) + " is not supported: it must be 1.x",
-				Hint:    "use Version=1.0"}
+			return nil, &ConnectionStringError{Key: k, Kind: ConnectionStringInvalidVersion,
+				Message: k + " " + p.quote(v) + " is not supported: it must be 1.x"}
 		}
 		cs.Version = v
 	}
@@ -283,21 +299,21 @@ func (p *props) build() (*ConnectionString, error) {
 		n, err := strconv.Atoi(p.val[propPort])
 		if err != nil || n < 1 || n > 65535 {
 			k := p.keyName(propPort, "Port")
-			return nil, &ConnectionStringError{Key: k, Code: codeConnStrInvalidPort,
-				Message: "invalid value for " + k + ": " + p.quote(p.val[propPort]) + " is not an integer between 1 and 65535",
-				Hint:    "fix Port, or remove it to use the Endpoint's port"}
+			return nil, &ConnectionStringError{Key: k, Kind: ConnectionStringInvalidPort,
+				Message: "invalid value for " + k + ": " + p.quote(p.val[propPort]) + " is not an integer between 1 and 65535"}
 		}
 		cs.Port = n
 	}
 
 	// ClientEndpoint and ServerEndpoint.
 	for _, e := range []struct {
-		prop       int
-		name, code string
-		dst        **url.URL
+		prop int
+		name string
+		kind ConnectionStringErrorKind
+		dst  **url.URL
 	}{
-		{propClientEndpoint, "ClientEndpoint", codeConnStrInvalidClientEP, &cs.ClientEndpoint},
-		{propServerEndpoint, "ServerEndpoint", codeConnStrInvalidServerEP, &cs.ServerEndpoint},
+		{propClientEndpoint, "ClientEndpoint", ConnectionStringInvalidClientEndpoint, &cs.ClientEndpoint},
+		{propServerEndpoint, "ServerEndpoint", ConnectionStringInvalidServerEndpoint, &cs.ServerEndpoint},
 	} {
 		if !p.has[e.prop] {
 			continue
@@ -305,9 +321,8 @@ func (p *props) build() (*ConnectionString, error) {
 		u, ok := parseEndpoint(p.val[e.prop])
 		if !ok {
 			k := p.keyName(e.prop, e.name)
-			return nil, &ConnectionStringError{Key: k, Code: e.code,
-				Message: "invalid value for " + k + ": " + p.quote(p.val[e.prop]) + " is not an absolute http or https URL",
-				Hint:    "fix or remove " + e.name}
+			return nil, &ConnectionStringError{Key: k, Kind: e.kind,
+				Message: "invalid value for " + k + ": " + p.quote(p.val[e.prop]) + " is not an absolute http or https URL"}
 		}
 		*e.dst = u
 	}
@@ -324,26 +339,22 @@ func (p *props) build() (*ConnectionString, error) {
 	case AuthTypeAzureApp:
 		cs.AuthType = at
 		if cs.ClientID == "" {
-			return nil, &ConnectionStringError{Key: "ClientId", Code: codeConnStrMissingClientID,
-				Message: "AuthType=azure.app needs the property ClientId",
-				Hint:    "add ClientId=<application (client) id>"}
+			return nil, &ConnectionStringError{Key: "ClientId", Kind: ConnectionStringMissingClientID,
+				Message: "AuthType=azure.app needs the property ClientId"}
 		}
 		if cs.TenantID == "" {
-			return nil, &ConnectionStringError{Key: "TenantId", Code: codeConnStrMissingTenantID,
-				Message: "AuthType=azure.app needs the property TenantId",
-				Hint:    "add TenantId=<directory (tenant) id>"}
+			return nil, &ConnectionStringError{Key: "TenantId", Kind: ConnectionStringMissingTenantID,
+				Message: "AuthType=azure.app needs the property TenantId"}
 		}
 		if cs.ClientSecret == "" && cs.ClientCert == "" {
-			return nil, &ConnectionStringError{Key: "ClientSecret", Code: codeConnStrMissingAppSecret,
-				Message: "AuthType=azure.app needs the property ClientSecret or ClientCert",
-				Hint:    "add ClientSecret=<secret> or ClientCert=<path to a PEM or PFX file>"}
+			return nil, &ConnectionStringError{Key: "ClientSecret", Kind: ConnectionStringMissingClientSecret,
+				Message: "AuthType=azure.app needs the property ClientSecret or ClientCert"}
 		}
 	case AuthTypeAAD:
 		cs.AuthType = at
 		if cs.ClientID != "" && cs.TenantID != "" && cs.ClientSecret == "" && cs.ClientCert == "" {
-			return nil, &ConnectionStringError{Key: "ClientSecret", Code: codeConnStrMissingAppSecret,
-				Message: "AuthType=aad with ClientId and TenantId needs the property ClientSecret or ClientCert",
-				Hint:    "add ClientSecret=<secret> or ClientCert=<path>, or drop TenantId to use a user-assigned managed identity"}
+			return nil, &ConnectionStringError{Key: "ClientSecret", Kind: ConnectionStringMissingClientSecret,
+				Message: "AuthType=aad with ClientId and TenantId needs the property ClientSecret or ClientCert"}
 		}
 	default:
 		cs.AuthType = AuthTypeAccessKey
@@ -355,9 +366,8 @@ func (p *props) build() (*ConnectionString, error) {
 			if p.has[propAuthType] {
 				msg += " (AuthType " + p.quote(p.val[propAuthType]) + " is not recognised, so AccessKey mode applies)"
 			}
-			return nil, &ConnectionStringError{Key: "AccessKey", Code: codeConnStrMissingAccessKey,
-				Message: msg,
-				Hint:    hintKeyList + "; or use AuthType=azure, azure.msi or azure.app for Microsoft Entra ID"}
+			return nil, &ConnectionStringError{Key: "AccessKey", Kind: ConnectionStringMissingAccessKey,
+				Message: msg}
 		}
 	}
 	return cs, nil

@@ -33,7 +33,7 @@ func FuzzParseConnectionString(f *testing.F) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %T is not *ConnectionStringError", err)
 			}
-			if cs != nil || !strings.HasPrefix(ce.Code, "config.connection_string.") || ce.Message == "" || ce.Hint == "" {
+			if cs != nil || strings.HasPrefix(ce.Kind.String(), "ConnectionStringErrorKind(") || ce.Message == "" {
 				t.Fatalf("bad error %+v (cs %v)", ce, cs)
 			}
 			return

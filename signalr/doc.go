@@ -1,5 +1,5 @@
-// Package signalr is a small data-plane SDK for Azure SignalR Service in
-// serverless mode.
+// Package signalr is a data-plane SDK for Azure SignalR Service in
+// serverless mode, shaped like the Azure SDK for Go's azwebpubsub.
 //
 // It parses the service's connection strings ([ParseConnectionString]),
 // builds the client URL and token audience a negotiate endpoint hands to
@@ -7,29 +7,75 @@
 // [ConnectionString.ClientAudience]), validates hub and group names
 // ([ValidateHubName], [ValidateGroupName]) and mints the HS256 client access
 // tokens the service accepts ([GenerateAccessToken], [ClientAccessToken]).
-// The same package holds the REST client for the service's data-plane API
-// ([NewClient], api-version 2022-06-01): sends to all, users, connections and
-// groups, group membership, connection management, existence checks and
-// health, with Microsoft Entra ID ([NewCredential], [Client.AccessKey]) as
-// well as AccessKey authentication.
+//
+// [Client] calls the REST API (api-version 2022-06-01): sends to all, users,
+// connections and groups, group membership, connection management,
+// existence checks and health. Create it with
+// [NewClientFromConnectionString] (AccessKey, or the Microsoft Entra ID
+// credential an AuthType names) or [NewClient] (an endpoint and any
+// [azcore.TokenCredential]). Methods take a context, the required
+// arguments and an optional *…Options, and return a …Response and an error.
+//
+// # Errors
+//
+// Errors are typed, and carry no secret: a *[ResponseError] (wrapping
+// *azcore.ResponseError: status, x-ms-error-code, the service's message,
+// the endpoint) when the service answered with a failure status; a
+// *[ConnectionError] with a [ConnectionErrorKind] when there was no answer;
+// a *[CircuitOpenError] while the breaker fails fast; *[ArgumentError] and
+// *[PayloadTooLargeError] before anything is sent; *[ConnectionStringError]
+// with a [ConnectionStringErrorKind] from the parser. [IsOutcomeUnknown]
+// tells a send that may have been delivered although it failed.
 //
 // # Retry rule
 //
-// A message is never sent twice. A send is retried only when the service
-// cannot have acted on it: the request was never completely written
-// (DNS failure, connection refused or reset, a timeout before the last byte
-// left), or the service answered 408, 429 or 503 (honouring Retry-After).
-// A send is never retried after a 500, 502 or 504, nor after a timeout or a
-// broken connection once the request was written. Idempotent operations
-// (group membership, closes, existence checks, health) are retried on those
-// too. Backoff is exponential with full jitter within a total time budget;
-// a circuit breaker per endpoint fails fast while the endpoint is sick. See
-// [RetryOptions] and [BreakerOptions].
+// A message is never sent twice. A send (POST …/:send) is retried only when
+// the service cannot have acted on it: the request was never completely
+// written (DNS failure, connection refused or reset, a try timeout before
+// the last byte left, observed with httptrace's WroteRequest), or the
+// service answered 408, 429 or 503. A send is never retried after a 500,
+// 502 or 504, nor after a timeout or a broken connection once the request
+// was written: the service may have delivered the message, and
+// [IsOutcomeUnknown] reports true for that error, so that callers do not
+// resend blindly. Every other operation (HEAD, PUT, DELETE, the idempotent
+// POST :closeConnections and :generateToken, GET accessKey) is also retried
+// on 500, 502, 504 and on timeouts or broken connections after the request
+// was written. TLS handshake failures, failures to get an Entra ID token and
+// cancellation by the caller are never retried.
 //
-// The package is standalone: it depends on the standard library,
-// github.com/golang-jwt/jwt/v5 and the Azure SDK only. Its typed errors carry
-// a Code string whose values match the error codes of the application that
-// embeds it, so callers can map them without string matching.
+// The retries are azcore's retry policy (exponential backoff with
+// 0.8–1.3× jitter from Retry.RetryDelay, capped by Retry.MaxRetryDelay; a
+// Retry-After header replaces the delay, and one longer than
+// Retry.MaxRetryDelay ends the retries at once). Two small policies around
+// it add what azcore cannot express: a per-call policy chooses the
+// retriable status codes per operation (a send must not be retried on 500,
+// 502, 504) and bounds the whole call by [ClientOptions].RetryBudget
+// (azcore has no total budget; when it runs out the last try's result is
+// returned, not a bare context error); a per-try policy consults the
+// circuit breaker, observes with httptrace whether the request was
+// completely written, and marks failures that must not be retried as
+// non-retriable, since azcore's policy cannot see whether a failed request
+// reached the service.
+//
+// The circuit breaker per endpoint ([BreakerOptions]) is not part of azcore;
+// it fails fast while the endpoint is sick.
+//
+// # Adding an operation
+//
+// An operation is a method in its own file: validate the arguments with
+// path() (hub, group, user and connection segments, escaped as the
+// official SDKs escape them), describe the request as a call (operation
+// name, HTTP method, path after "api/", api-version, query, body, send for
+// non-idempotent sends, the success statuses) and pass it to Client.do,
+// which signs it, retries it by the rule above and returns the response
+// (body read) or a typed error. Decode a JSON answer with
+// runtime.UnmarshalAsJSON, and return badAnswer for an unusable one.
+//
+// # Dependencies
+//
+// The package depends on the standard library, the Azure SDK for Go
+// (azcore for the pipeline, azidentity for the credentials connection
+// strings name) and github.com/sony/gobreaker/v2.
 //
 // Secrets never leave the package in text form: the String and LogValue
 // methods of [ConnectionString] and [AccessKey] redact keys and client

@@ -59,14 +59,9 @@ func TestEntraClientSecretAgainstFakeAuthority(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := signalr.ParseConnectionString("Endpoint=" + srv.URL + ";AuthType=azure.app;ClientId=client-1;TenantId=tenant-1;ClientSecret=s3cr3t;Version=1.0;")
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := quietOptions()
-	o.Credential = cred
-	o.Transport = srv.Client().Transport
-	c, err := signalr.NewClient(cs, o)
+	o.Transport = srv.Client()
+	c, err := signalr.NewClient(srv.URL, cred, o)
 	if err != nil {
 		t.Fatal(err)
 	}

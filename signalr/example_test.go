@@ -29,11 +29,11 @@ func ExampleParseConnectionString() {
 func ExampleParseConnectionString_error() {
 	_, err := signalr.ParseConnectionString("Endpoint=https://contoso.service.signalr.net;AccessKey=secret;Port=70000")
 	if ce, ok := err.(*signalr.ConnectionStringError); ok {
-		fmt.Println(ce.Code)
+		fmt.Println(ce.Kind == signalr.ConnectionStringInvalidPort, ce.Key)
 		fmt.Println(ce.Message)
 	}
 	// Output:
-	// config.connection_string.invalid_port
+	// true Port
 	// invalid value for Port: "70000" is not an integer between 1 and 65535
 }
 

@@ -87,8 +87,8 @@ type TokenOptions struct {
 	Now time.Time
 }
 
-// TokenTooLargeError reports a token longer than [MaxTokenLength]. The
-// embedding application reports it with the code negotiate.token_too_large.
+// TokenTooLargeError reports a token longer than [MaxTokenLength], naming
+// the claims that take the most room.
 type TokenTooLargeError struct {
 	// Length is the length the token would have had.
 	Length int
@@ -127,8 +127,7 @@ func (e *TokenTooLargeError) Error() string {
 	return b.String()
 }
 
-// ClaimError reports a claim that cannot be placed in a token. The
-// embedding application reports it with the code negotiate.invalid_claim.
+// ClaimError reports a claim that cannot be placed in a token.
 type ClaimError struct {
 	// Type is the claim type as given.
 	Type string

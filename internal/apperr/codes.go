@@ -71,6 +71,13 @@ const (
 	CodeServiceError        = "service.error"
 	CodeServiceUnreachable  = "service.unreachable"
 	CodeServiceTLS          = "service.tls"
+	// CodeServiceOutcomeUnknown: a send failed after the service may have
+	// delivered it (a timeout or broken connection after the request was
+	// written, or 500/502/504); it is never retried.
+	CodeServiceOutcomeUnknown = "service.outcome_unknown"
+	// CodeServiceConnectionNotFound: the connection of a group action or
+	// send is gone (404 Error.Connection.NotExisted).
+	CodeServiceConnectionNotFound = "service.connection_not_found"
 	// CodeServiceNotServerless: clients are refused at the handshake because
 	// the service is in Default mode without app servers (doctor only).
 	CodeServiceNotServerless = "service.not_serverless"
@@ -148,13 +155,15 @@ var registry = []Info{
 	{CodeBroadcastUnauthenticated, http.StatusUnauthorized, "BROADCAST_REQUIRE_AUTH is on and the caller presented no credentials.", "Call broadcast with `Authorization: Bearer <token>` (or through App Service Authentication), besides the function key."},
 	{CodeBroadcastEmpty, http.StatusBadRequest, "The broadcast body holds no message.", "Send at least one message or group action."},
 
-	{CodeServiceUnauthorized, http.StatusBadGateway, "The service rejected the handler's token (401): a wrong or rotated AccessKey, or an Entra token for another resource.", "Copy the current key with `az signalr key list` into AzureSignalRConnectionString; run `handler doctor`."},
+	{CodeServiceUnauthorized, http.StatusBadGateway, "The service rejected the handler's token (401: a wrong or rotated AccessKey, or an Entra token for another resource), or no Microsoft Entra ID token could be obtained.", "With an AccessKey: copy the current key with `az signalr key list` into AzureSignalRConnectionString. With Microsoft Entra ID: check that the identity can get a token for https://signalr.azure.com (AuthType, ClientId, TenantId) and belongs to the service's tenant. Run `handler doctor`."},
 	{CodeServiceForbidden, http.StatusBadGateway, "The service refused the call (403): a missing role (Entra ID) or a network rule (private endpoint, ACL).", "Grant SignalR Service Owner to the identity, or allow the handler's network in the service's network ACLs."},
 	{CodeServiceNotFound, http.StatusBadGateway, "The service answered 404: a wrong endpoint URL, or a resource not in Serverless mode.", "Check Endpoint in the connection string and that the service mode is Serverless."},
+	{CodeServiceConnectionNotFound, http.StatusNotFound, "The connection named in the group action or send is not connected (404 Error.Connection.NotExisted): it disconnected, often just before the call, or the id is wrong.", "Expect this race when clients leave; act on connections you saw connect recently, or use userId (which covers all of a user's connections)."},
 	{CodeServiceBadRequest, http.StatusBadGateway, "The service refused the request as invalid (400).", "See the service's message; check hub, group and user names."},
 	{CodeServiceThrottled, http.StatusServiceUnavailable, "The service throttled the handler (429): connection or message quota reached.", "Retry later; scale the service up or out; the Free tier allows 20,000 messages a day."},
 	{CodeServiceUnavailable, http.StatusServiceUnavailable, "The service is unavailable (503 or 5xx).", "Retry later; check the service's health in the Azure portal."},
-	{CodeServiceTimeout, http.StatusGatewayTimeout, "The service did not answer in time.", "Retry; if it persists check network latency and SIGNALR_REST_TIMEOUT."},
+	{CodeServiceTimeout, http.StatusGatewayTimeout, "The service did not answer in time, before anything could have been acted on (or for an idempotent call such as a group action).", "Retry; if it persists check network latency and SIGNALR_REST_TIMEOUT."},
+	{CodeServiceOutcomeUnknown, http.StatusGatewayTimeout, "A message was sent but the service did not confirm it: the request was written and then timed out or the connection broke, or the service answered 500, 502 or 504. The message may already have been delivered.", "Do not resend automatically: resending may deliver it twice. Check whether clients received it, and resend only if duplicates are harmless."},
 	{CodeServiceCircuitOpen, http.StatusServiceUnavailable, "The endpoint failed repeatedly and the handler stopped calling it for a while (circuit open).", "Wait for the breaker to half-open; check `GET /api/health`."},
 	{CodeServiceError, http.StatusBadGateway, "The service answered with an unexpected error.", "See the service's error code in the message."},
 	{CodeServiceUnreachable, http.StatusBadGateway, "The service could not be reached (DNS, TCP).", "Check the endpoint's host name, DNS and outbound network; run `handler doctor`."},
@@ -167,16 +176,16 @@ var registry = []Info{
 
 	{CodeConfigInvalid, 0, "A setting has an invalid value.", "Fix the setting named in the message; the README lists every setting."},
 	{CodeConfigConnStrMissing, 0, "AzureSignalRConnectionString is not set.", "Copy a connection string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString`, or use the local emulator's string."},
-	{CodeConfigConnStrMalformed, 0, "The connection string has fewer than two key=value properties.", "Use the form Endpoint=https://NAME.service.signalr.net;AccessKey=KEY;Version=1.0;"},
+	{CodeConfigConnStrMalformed, 0, "The connection string has fewer than two key=value properties.", "Use the form Endpoint=https://NAME.service.signalr.net;AccessKey=KEY;Version=1.0; — copy it with `az signalr key list -n NAME -g GROUP --query primaryConnectionString -o tsv`."},
 	{CodeConfigConnStrDuplicate, 0, "A property appears twice in the connection string.", "Keep one of each property (keys are case-insensitive)."},
-	{CodeConfigConnStrMissingEndpoint, 0, "The connection string has no Endpoint.", "Add Endpoint=https://NAME.service.signalr.net; (copy it with `az signalr key list`)."},
+	{CodeConfigConnStrMissingEndpoint, 0, "The connection string has no Endpoint.", "Add Endpoint=https://NAME.service.signalr.net; — copy the whole string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString -o tsv`."},
 	{CodeConfigConnStrInvalidEndpoint, 0, "Endpoint is not an absolute http or https URL.", "Write Endpoint=https://NAME.service.signalr.net (scheme included)."},
 	{CodeConfigConnStrMissingVersion, 0, "The connection string has no Version; old SDKs required it.", "Append Version=1.0; as the portal's connection strings do."},
 	{CodeConfigConnStrInvalidVersion, 0, "Version is not 1.x.", "Use Version=1.0."},
 	{CodeConfigConnStrInvalidPort, 0, "Port is not an integer between 1 and 65535.", "Fix Port, or remove it to use the Endpoint's port."},
 	{CodeConfigConnStrInvalidClientEP, 0, "ClientEndpoint is not an absolute http or https URL.", "Fix or remove ClientEndpoint."},
 	{CodeConfigConnStrInvalidServerEP, 0, "ServerEndpoint is not an absolute http or https URL.", "Fix or remove ServerEndpoint."},
-	{CodeConfigConnStrMissingAccessKey, 0, "The connection string has neither an AccessKey nor a recognised AuthType.", "Copy the key with `az signalr key list`, or use AuthType=azure / azure.msi / azure.app for Microsoft Entra ID."},
+	{CodeConfigConnStrMissingAccessKey, 0, "The connection string has neither an AccessKey nor a recognised AuthType.", "Copy the connection string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString -o tsv`, or use AuthType=azure / azure.msi / azure.app for Microsoft Entra ID."},
 	{CodeConfigConnStrMissingClientID, 0, "AuthType=azure.app needs ClientId.", "Add ClientId=<application id>."},
 	{CodeConfigConnStrMissingTenantID, 0, "AuthType=azure.app needs TenantId.", "Add TenantId=<directory id>."},
 	{CodeConfigConnStrMissingAppSecret, 0, "AuthType=azure.app needs ClientSecret or ClientCert.", "Add ClientSecret=<secret> or ClientCert=<path to PEM/PFX>."},

@@ -82,11 +82,9 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 	defer hc.CloseIdleConnections()
 	handlerOp := httpOp(hc, "POST", st.hBase()+"/api/broadcast", "application/json", body, http.StatusAccepted)
 
-	cs, err := signalr.ParseConnectionString(st.connStr)
-	if err != nil {
-		return nil, err
-	}
-	sdk, err := signalr.NewClient(cs, &signalr.ClientOptions{Logger: st.log, UserAgent: "bench"})
+	o := &signalr.ClientOptions{Logger: st.log}
+	o.Telemetry.ApplicationID = "bench"
+	sdk, err := signalr.NewClientFromConnectionString(st.connStr, o)
 	if err != nil {
 		return nil, err
 	}

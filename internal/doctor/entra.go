@@ -214,16 +214,17 @@ func (r *runner) checkEntraAuth(ctx context.Context, ep *endpointConf) {
 		}
 	}
 	bc := &boundedCredential{cred: cred}
-	client, err := signalr.NewClient(cs, &signalr.ClientOptions{
-		Credential: bc,
-		TLSConfig:  &tls.Config{RootCAs: r.opts.RootCAs},
-		TryTimeout: r.opts.Timeout,
-		Retry:      signalr.RetryOptions{MaxTries: 1, MaxElapsed: r.opts.Timeout},
-		Breaker:    signalr.BreakerOptions{Disabled: true},
-		Logger:     slog.New(slog.DiscardHandler),
-		UserAgent:  "handler-doctor",
-		Now:        r.opts.Now,
-	})
+	o := &signalr.ClientOptions{
+		TLSConfig:   &tls.Config{RootCAs: r.opts.RootCAs},
+		RetryBudget: r.opts.Timeout,
+		Breaker:     signalr.BreakerOptions{Disabled: true},
+		Logger:      slog.New(slog.DiscardHandler),
+		Now:         r.opts.Now,
+	}
+	o.Retry.MaxRetries = -1 // one try
+	o.Retry.TryTimeout = r.opts.Timeout
+	o.Telemetry.ApplicationID = "handler-doctor"
+	client, err := signalr.NewClient(cs.ServerBase(), bc, o)
 	if err != nil {
 		r.add(finding(keyCheck, Fail, apperr.CodeInternal, "the REST client could not be built: "+cleanText(err.Error(), 200), "", d))
 		r.add(finding(authCheck, Skip, "", "skipped: no REST client", "", nil))
@@ -283,7 +284,7 @@ func (r *runner) credentialFailure(check string, cs *signalr.ConnectionString, k
 		return Finding{}, false
 	}
 	var ce *signalr.ConnectionError
-	if !errors.As(err, &ce) || (ce.Code != signalr.CodeUnauthorized && cerr == nil) {
+	if !errors.As(err, &ce) || (ce.Kind != signalr.ConnectionCredential && cerr == nil) {
 		return Finding{}, false
 	}
 	if credTimedOut || (timedOut && cerr != nil && isTimeout(cerr)) {
@@ -341,16 +342,16 @@ func (r *runner) entraResponseFinding(check, what string, err error, timedOut bo
 		case re.StatusCode == http.StatusTooManyRequests:
 			return finding(check, Warn, apperr.CodeServiceThrottled, what+" was throttled (429)"+says, "", d)
 		}
-		return finding(check, Fail, re.Code, fmt.Sprintf("%s answered %d%s", what, re.StatusCode, says), "", d)
-	case errors.As(err, &ce) && (ce.Code == signalr.CodeTimeout || timedOut):
+		return finding(check, Fail, apperr.FromSignalR(err).Code, fmt.Sprintf("%s answered %d%s", what, re.StatusCode, says), "", d)
+	case errors.As(err, &ce) && (ce.Kind == signalr.ConnectionTimeout || timedOut):
 		return finding(check, Fail, apperr.CodeServiceTimeout, fmt.Sprintf("%s: no answer within %s (the timeout of each step; --timeout changes it)", what, r.opts.Timeout), "", d)
 	case errors.As(err, &ce):
 		_, msg := classifyNetErr(ce.Err, r.opts.Timeout)
-		return finding(check, Fail, ce.Code, what+": "+cleanText(msg, 300), "", d)
+		return finding(check, Fail, apperr.FromSignalR(err).Code, what+": "+cleanText(msg, 300), "", d)
 	case timedOut || isTimeout(err):
 		return finding(check, Fail, apperr.CodeServiceTimeout, fmt.Sprintf("%s: no answer within %s", what, r.opts.Timeout), "", d)
 	}
-	return finding(check, Fail, signalr.ErrorCode(err), what+": "+cleanText(err.Error(), 300), "", d)
+	return finding(check, Fail, apperr.FromSignalR(err).Code, what+": "+cleanText(err.Error(), 300), "", d)
 }
 
 // responseSays returns "; the service says: …" from a REST error, or "".

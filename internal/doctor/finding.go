@@ -103,9 +103,6 @@ func WriteJSON(w io.Writer, fs []Finding) error {
 		}
 		out[i] = f
 	}
-	if out == nil {
-		out = []Finding{}
-	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
@@ -133,7 +130,7 @@ func Explain(err error) Finding {
 			f.Details = map[string]string{"key": inner.Key}
 		}
 	case errors.As(err, &ce):
-		f.Code, f.Message, f.Fix = ce.Code, "AzureSignalRConnectionString: "+ce.Message, ce.Hint
+		f.Code, f.Message = apperr.FromSignalR(ce).Code, "AzureSignalRConnectionString: "+ce.Message
 		if ce.Key != "" {
 			f.Details = map[string]string{"key": ce.Key}
 		}

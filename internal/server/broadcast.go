@@ -141,7 +141,7 @@ func (s *Server) deliver(ctx context.Context, hub string, it *outputItem) ([]end
 		out[i] = endpointResult{Name: ep.name, Status: "ok"}
 		if err != nil {
 			errs[i] = err
-			out[i] = endpointResult{Name: ep.name, Status: "failed", Code: signalr.ErrorCode(err), Error: err.Error()}
+			out[i] = endpointResult{Name: ep.name, Status: "failed", Code: apperr.FromSignalR(err).Code, Error: err.Error()}
 		}
 	}
 	// The first endpoint is served on this goroutine: with one endpoint (the
@@ -201,20 +201,9 @@ func (s *Server) apply(ctx context.Context, c *signalr.Client, hub string, it *o
 	return err
 }
 
-// serviceError maps a REST failure onto the taxonomy, keeping the service's
-// error code and message.
-func serviceError(err error) *apperr.Error {
-	code := signalr.ErrorCode(err)
-	if _, ok := apperr.Lookup(code); !ok {
-		code = apperr.CodeServiceError
-	}
-	msg := err.Error()
-	var re *signalr.ResponseError
-	if errors.As(err, &re) && re.ErrorCode != "" {
-		msg = fmt.Sprintf("%s (service error code %s)", msg, re.ErrorCode)
-	}
-	return &apperr.Error{Code: code, Message: truncate(msg, 1024), Err: err}
-}
+// serviceError maps a REST failure onto the taxonomy (apperr.FromSignalR),
+// keeping the service's error code and message.
+func serviceError(err error) *apperr.Error { return apperr.FromSignalR(err) }
 
 // authorizeBroadcast applies BROADCAST_REQUIRE_AUTH and
 // BROADCAST_REQUIRED_ROLE on top of the host's function key.

@@ -99,8 +99,7 @@ func TestBroadcastAppliesItemsInOrder(t *testing.T) {
 			t.Errorf("item %d = %+v", i, it)
 		}
 	}
-	parsed, _ := signalr.ParseConnectionString(cs)
-	c, err := signalr.NewClient(parsed, nil)
+	c, err := signalr.NewClientFromConnectionString(cs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

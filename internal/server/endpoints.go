@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
@@ -58,7 +59,7 @@ func (e *endpoint) key(ctx context.Context) (signalr.AccessKey, error) {
 // usable reports whether negotiate may send clients to e: its last health
 // probe passed and its circuit breaker is not open.
 func (e *endpoint) usable() bool {
-	return e.healthy.Load() && e.client.BreakerState() != "open"
+	return e.healthy.Load() && e.client.BreakerState() != signalr.BreakerOpen
 }
 
 // endpointSet is every configured endpoint and the choice among them.
@@ -80,13 +81,12 @@ const keyCheckInterval = time.Minute
 
 func validateHub(h string) error { return signalr.ValidateHubName(h) }
 
-// connStrError turns the SDK's connection-string error into the app's error
-// with the same code.
+// connStrError turns the SDK's connection-string error into the app's
+// config.connection_string.* error, naming the setting.
 func connStrError(setting string, err error) error {
-	if ce, ok := err.(*signalr.ConnectionStringError); ok {
-		return &apperr.Error{Code: ce.Code, Message: setting + ": " + ce.Message, Hint: ce.Hint, Err: ce}
-	}
-	return apperr.Wrap(err, apperr.CodeConfigInvalid, setting+" is invalid")
+	e := apperr.FromSignalR(err)
+	e.Message = setting + ": " + e.Message
+	return e
 }
 
 // endpointSetting is one endpoint as configured, before parsing.
@@ -193,6 +193,30 @@ type EndpointConfig struct {
 	ConnectionString *signalr.ConnectionString
 	// Err is the reason the setting is unusable, an *apperr.Error.
 	Err error
+
+	text string // the connection string ConnectionString was parsed from
+}
+
+// NewClient returns the REST client for the endpoint, as the handler
+// creates it (opts may be nil). A non-nil cred replaces the Microsoft Entra
+// ID credential of an Entra ID endpoint (the doctor bounds it, tests fake
+// it); it is ignored for AccessKey endpoints.
+func (ec EndpointConfig) NewClient(opts *signalr.ClientOptions, cred azcore.TokenCredential) (*signalr.Client, error) {
+	if ec.Err != nil {
+		return nil, ec.Err
+	}
+	if cred != nil && ec.ConnectionString.UsesEntraID() {
+		return signalr.NewClient(ec.ConnectionString.ServerBase(), cred, opts)
+	}
+	return signalr.NewClientFromConnectionString(ec.text, opts)
+}
+
+// clientConfig is how the endpoints build their REST clients.
+type clientConfig struct {
+	signalr.ClientOptions
+	// credential, when set, replaces the Entra ID credential of the
+	// connection strings (tests).
+	credential azcore.TokenCredential
 }
 
 // jsonString returns s as a JSON string literal, without HTML escaping.
@@ -224,7 +248,7 @@ func ReadEndpoints(cfg Config, environ []string) []EndpointConfig {
 	for _, st := range settings {
 		ec := EndpointConfig{Name: st.name, Setting: st.setting, Primary: st.primary, Err: st.err}
 		if ec.Err == nil {
-			ec.ConnectionString, ec.Err = st.connectionString()
+			ec.ConnectionString, ec.text, ec.Err = st.connectionString()
 		}
 		out = append(out, ec)
 	}
@@ -236,15 +260,15 @@ func ReadEndpoints(cfg Config, environ []string) []EndpointConfig {
 // serviceUri, credential, clientId, tenantId, clientSecret, serverEndpoint,
 // clientEndpoint) into the equivalent connection string, parsed by the same
 // rules.
-func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
+func (s endpointSetting) connectionString() (*signalr.ConnectionString, string, error) {
 	text := s.connStr
 	if text == "" {
 		uri := s.identity["serviceuri"]
 		if uri == "" {
-			return nil, apperr.New(apperr.CodeConfigConnStrMissing, s.setting+" is not set (neither a connection string nor "+s.setting+"__serviceUri)", "")
+			return nil, "", apperr.New(apperr.CodeConfigConnStrMissing, s.setting+" is not set (neither a connection string nor "+s.setting+"__serviceUri)", "")
 		}
 		if s.identity["clientcertificate"] != "" {
-			return nil, apperr.New(apperr.CodeConfigEndpoints, s.setting+"__clientCertificate (a certificate store thumbprint) is not supported on Linux", "Use a connection string with AuthType=azure.app;ClientCert=<path>, or a client secret, or a managed identity.")
+			return nil, "", apperr.New(apperr.CodeConfigEndpoints, s.setting+"__clientCertificate (a certificate store thumbprint) is not supported on Linux", "Use a connection string with AuthType=azure.app;ClientCert=<path>, or a client secret, or a managed identity.")
 		}
 		auth := "azure"
 		switch {
@@ -263,7 +287,7 @@ func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
 				continue
 			}
 			if strings.Contains(v, ";") {
-				return nil, apperr.New(apperr.CodeConfigEndpoints, s.setting+"__"+p.key+" contains ';', which a connection string cannot hold", "")
+				return nil, "", apperr.New(apperr.CodeConfigEndpoints, s.setting+"__"+p.key+" contains ';', which a connection string cannot hold", "")
 			}
 			parts = append(parts, p.key+"="+v)
 		}
@@ -271,12 +295,12 @@ func (s endpointSetting) connectionString() (*signalr.ConnectionString, error) {
 	}
 	cs, err := signalr.ParseConnectionString(text)
 	if err != nil {
-		return nil, connStrError(s.setting, err)
+		return nil, "", connStrError(s.setting, err)
 	}
-	return cs, nil
+	return cs, text, nil
 }
 
-func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *signalr.ClientOptions) (*endpointSet, error) {
+func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, cc *clientConfig) (*endpointSet, error) {
 	endpoints := ReadEndpoints(cfg, environ)
 	if len(endpoints) == 0 {
 		return nil, apperr.New(apperr.CodeConfigConnStrMissing, "AzureSignalRConnectionString is not set", "")
@@ -289,14 +313,15 @@ func newEndpointSetFrom(cfg Config, environ []string, log *slog.Logger, opts *si
 		}
 		cs := st.ConnectionString
 		var o signalr.ClientOptions
-		if opts != nil {
-			o = *opts
+		var cred azcore.TokenCredential
+		if cc != nil {
+			o, cred = cc.ClientOptions, cc.credential
 		}
 		o.Logger = log
-		if o.TryTimeout == 0 {
-			o.TryTimeout = cfg.RESTTimeout
+		if o.Retry.TryTimeout == 0 {
+			o.Retry.TryTimeout = cfg.RESTTimeout
 		}
-		client, err := signalr.NewClient(cs, &o)
+		client, err := st.NewClient(&o, cred)
 		if err != nil {
 			return nil, apperr.Wrap(err, apperr.CodeConfigEndpoints, st.Setting+": the REST client could not be created")
 		}
@@ -389,7 +414,7 @@ func (s *endpointSet) touchKeys(ctx context.Context) {
 		}
 		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if _, err := e.client.AccessKey(kctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("signing key unavailable", "endpoint", e.name, "code", signalr.ErrorCode(err))
+			s.log.Warn("signing key unavailable", "endpoint", e.name, "code", apperr.FromSignalR(err).Code)
 		}
 		cancel()
 	}
@@ -403,7 +428,7 @@ func (s *endpointSet) probeAll(ctx context.Context) {
 			defer wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			err := e.client.Healthy(pctx)
+			_, err := e.client.Health(pctx, nil)
 			if ctx.Err() != nil {
 				return
 			}
@@ -412,11 +437,11 @@ func (s *endpointSet) probeAll(ctx context.Context) {
 			e.lastProbe = time.Now()
 			e.probeErr = ""
 			if err != nil {
-				e.probeErr = signalr.ErrorCode(err)
+				e.probeErr = apperr.FromSignalR(err).Code
 			}
 			e.mu.Unlock()
 			if was != (err == nil) {
-				s.log.Warn("endpoint health changed", "endpoint", e.name, "healthy", err == nil, "code", signalr.ErrorCode(err))
+				s.log.Warn("endpoint health changed", "endpoint", e.name, "healthy", err == nil, "code", apperr.FromSignalR(err).Code)
 			}
 		}()
 	}

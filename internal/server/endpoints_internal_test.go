@@ -44,7 +44,7 @@ func TestCollectEndpointSettings(t *testing.T) {
 		t.Errorf("west = %+v", s)
 	}
 	east := byName["east"]
-	cs, err := east.connectionString()
+	cs, _, err := east.connectionString()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestEntraNegotiate(t *testing.T) {
 		"AzureSignalRConnectionString__serviceUri=" + svc.URL,
 		"AzureSignalRConnectionString__credential=managedidentity",
 	}
-	s, err := newServer(testConfig(), slog.New(slog.DiscardHandler), env, &signalr.ClientOptions{Credential: cred})
+	s, err := newServer(testConfig(), slog.New(slog.DiscardHandler), env, &clientConfig{credential: cred})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestEntraKeyKeptFreshWhileIdle(t *testing.T) {
 	env := []string{"AzureSignalRConnectionString__serviceUri=" + svc.URL, "AzureSignalRConnectionString__credential=managedidentity"}
 	cfg := testConfig()
 	cfg.HealthInterval = 0
-	s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, &signalr.ClientOptions{Credential: &testutil.Credential{Token: "entra-token"}, Now: now})
+	s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, &clientConfig{ClientOptions: signalr.ClientOptions{Now: now}, credential: &testutil.Credential{Token: "entra-token"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	body := healthBody{Status: "unhealthy"}
 	for _, e := range s.endpoints.list {
 		e.mu.Lock()
-		h := endpointHealth{Name: e.name, Type: "primary", Endpoint: e.client.Endpoint(), Healthy: e.usable(), Breaker: e.client.BreakerState(), Error: e.probeErr}
+		h := endpointHealth{Name: e.name, Type: "primary", Endpoint: e.client.Endpoint(), Healthy: e.usable(), Breaker: e.client.BreakerState().String(), Error: e.probeErr}
 		if !e.lastProbe.IsZero() {
 			t := e.lastProbe.UTC()
 			h.LastProbe = &t

@@ -13,7 +13,6 @@ import (
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/identity"
-	"github.com/serverless-signalr/functions-go/signalr"
 )
 
 // Server is the handler's HTTP application. Create it with New; it is an
@@ -43,7 +42,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 
 // newServer is New with the endpoint settings (KEY=VALUE entries) and the
 // REST clients' options given (tests inject credentials and clocks).
-func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *signalr.ClientOptions) (*Server, error) {
+func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *clientConfig) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

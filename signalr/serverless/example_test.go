@@ -40,8 +40,9 @@ func Example() {
 // Serving a hub on the upstream route of an app; its methods reach other
 // connections through the service's REST API.
 func ExampleHub_OnConnected() {
-	cs, _ := signalr.ParseConnectionString("Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;")
-	client, _ := signalr.NewClient(cs, nil)
+	const connStr = "Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;"
+	cs, _ := signalr.ParseConnectionString(connStr)
+	client, _ := signalr.NewClientFromConnectionString(connStr, nil)
 	v, _ := signalr.NewUpstreamValidator(signalr.UpstreamOptions{Endpoints: []*signalr.ConnectionString{cs}})
 	hub := serverless.New("chat", serverless.Options{Validator: v, Clients: []*signalr.Client{client}})
 	hub.OnConnected(func(c *serverless.Context) error {

@@ -51,11 +51,12 @@ func newFixture(t *testing.T, timeout time.Duration) *fixture {
 	rr := &restRecorder{}
 	srv := httptest.NewServer(rr)
 	t.Cleanup(srv.Close)
-	cs, err := signalr.ParseConnectionString("Endpoint=" + srv.URL + ";AccessKey=" + testKey + ";Version=1.0;")
+	connStr := "Endpoint=" + srv.URL + ";AccessKey=" + testKey + ";Version=1.0;"
+	cs, err := signalr.ParseConnectionString(connStr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := signalr.NewClient(cs, &signalr.ClientOptions{Logger: slog.New(slog.DiscardHandler)})
+	cl, err := signalr.NewClientFromConnectionString(connStr, &signalr.ClientOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

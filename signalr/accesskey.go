@@ -8,14 +8,6 @@ import (
 	"time"
 )
 
-// KeyProvider supplies the key that signs client access tokens at
-// negotiate. [*Client] implements it.
-type KeyProvider interface {
-	AccessKey(ctx context.Context) (AccessKey, error)
-}
-
-var _ KeyProvider = (*Client)(nil)
-
 // Timings of the Entra ID access key cache, as in the SDK's
 // MicrosoftEntraAccessKey.
 const (
@@ -35,7 +27,7 @@ const (
 // callers then wait for a new fetch.
 func (c *Client) AccessKey(ctx context.Context) (AccessKey, error) {
 	if !c.entra {
-		return AccessKey{Value: c.cs.AccessKey}, nil
+		return c.key, nil
 	}
 	return c.keys.get(ctx)
 }
@@ -125,7 +117,7 @@ func (k *keyCache) startLocked() {
 			k.key, k.have, k.lastSuccess = key, true, k.now()
 		} else {
 			k.lastFailure, k.lastErr = k.now(), err
-			k.log.Warn("signalr: fetching the access key failed", "code", ErrorCode(err), "error", err)
+			k.log.Warn("signalr: fetching the access key failed", "error", err)
 		}
 		k.inflight = nil
 		close(ch)

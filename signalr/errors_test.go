@@ -1,11 +1,9 @@
 package signalr
 
 import (
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -89,50 +87,4 @@ func FuzzEscapeDataString(f *testing.F) {
 			t.Fatalf("round trip of %q: %q, %v", s, back, err)
 		}
 	})
-}
-
-func TestRetryAfterParse(t *testing.T) {
-	now := mustTime(t, "Sun, 01 Mar 2026 12:00:00 GMT")
-	cases := []struct {
-		in   string
-		want int // seconds; -1 = not ok
-	}{
-		{"", -1}, {"3", 3}, {"0", 0}, {"-1", -1}, {"abc", -1},
-		{"Sun, 01 Mar 2026 12:00:07 GMT", 7}, {"Sun, 01 Mar 2026 11:00:00 GMT", 0},
-	}
-	for _, tc := range cases {
-		d, ok := retryAfter(tc.in, now)
-		if (tc.want < 0) == ok || (ok && int(d.Seconds()) != tc.want) {
-			t.Errorf("retryAfter(%q) = %v, %v; want %d", tc.in, d, ok, tc.want)
-		}
-	}
-}
-
-func TestBackoffFullJitter(t *testing.T) {
-	o := RetryOptions{BaseDelay: 100, MaxDelay: 350}.withDefaults()
-	seenLow := false
-	for range 2000 {
-		d := o.backoff(3) // ceiling min(350, 100·4) = 350
-		if d < 0 || d > 350 {
-			t.Fatalf("backoff(3) = %d, outside [0, 350]", d)
-		}
-		if d < 35 {
-			seenLow = true
-		}
-		if d1 := o.backoff(1); d1 > 100 {
-			t.Fatalf("backoff(1) = %d > 100", d1)
-		}
-	}
-	if !seenLow {
-		t.Error("no delay in the lowest tenth: jitter is not full")
-	}
-}
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := http.ParseTime(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
 }

@@ -63,15 +63,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func entraClient(t *testing.T, serverURL string, cred azcore.TokenCredential, clock *fakeClock) *signalr.Client {
 	t.Helper()
-	cs, err := signalr.ParseConnectionString("Endpoint=" + serverURL + ";AuthType=azure.msi;Version=1.0;")
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := quietOptions()
-	o.Credential = cred
-	o.Retry.MaxTries = 1
+	o.Retry.MaxRetries = -1
 	o.Now = clock.Now
-	c, err := signalr.NewClient(cs, o)
+	c, err := signalr.NewClient(serverURL, cred, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,13 +101,13 @@ func TestEntraTokenFailure(t *testing.T) {
 	c := entraClient(t, rec.srv.URL, cred, &fakeClock{now: fixedNow})
 	err := sendToAll(c)
 	var ce *signalr.ConnectionError
-	if !errors.As(err, &ce) || ce.Code != "service.unauthorized" {
-		t.Fatalf("err = %v, want a service.unauthorized *ConnectionError", err)
+	if !errors.As(err, &ce) || ce.Kind != signalr.ConnectionCredential {
+		t.Fatalf("err = %v, want a credential *ConnectionError", err)
 	}
 	if n := len(rec.requests()); n != 0 {
 		t.Errorf("server saw %d requests without a token", n)
 	}
-	if s := c.BreakerState(); s != "closed" {
+	if s := c.BreakerState(); s != signalr.BreakerClosed {
 		t.Errorf("an Entra ID failure moved the breaker to %s", s)
 	}
 }
@@ -278,8 +273,8 @@ func TestEntraAccessKeyTimings(t *testing.T) {
 	if err == nil {
 		t.Fatal("an expired key was returned while the service refuses")
 	}
-	if signalr.ErrorCode(err) != "service.forbidden" {
-		t.Errorf("ErrorCode = %q, want the fetch's service.forbidden (err %v)", signalr.ErrorCode(err), err)
+	if outcome(err) != "status 403" {
+		t.Errorf("outcome = %q, want the fetch's status 403 (err %v)", outcome(err), err)
 	}
 	// Within 5 minutes of that failure, callers fail fast without a fetch.
 	before := ks.calls.Load()
@@ -361,20 +356,15 @@ func TestNewCredentialMapping(t *testing.T) {
 }
 
 func TestEntraRefusesPlainHTTPToRemoteHosts(t *testing.T) {
-	cs, err := signalr.ParseConnectionString("Endpoint=http://signalr.example.invalid;AuthType=azure.msi;Version=1.0;")
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := quietOptions()
 	cred := &fakeCred{}
-	o.Credential = cred
-	c, err := signalr.NewClient(cs, o)
+	c, err := signalr.NewClient("http://signalr.example.invalid", cred, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = sendToAll(c)
 	var ce *signalr.ConnectionError
-	if !errors.As(err, &ce) || ce.Code != "service.unauthorized" || ce.Written {
+	if !errors.As(err, &ce) || ce.Kind != signalr.ConnectionCredential || ce.Written {
 		t.Fatalf("err = %v, want the bearer policy to refuse plain HTTP", err)
 	}
 }

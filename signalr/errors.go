@@ -9,57 +9,29 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Error codes carried by the typed errors of the REST client. Their values
-// equal the error codes of the application that embeds this package, so a
-// caller can pass them on without a translation table.
-const (
-	CodeUnauthorized = "service.unauthorized"
-	CodeForbidden    = "service.forbidden"
-	CodeNotFound     = "service.not_found"
-	CodeBadRequest   = "service.bad_request"
-	CodeThrottled    = "service.throttled"
-	CodeUnavailable  = "service.unavailable"
-	CodeTimeout      = "service.timeout"
-	CodeCircuitOpen  = "service.circuit_open"
-	CodeUnreachable  = "service.unreachable"
-	CodeTLS          = "service.tls"
-	CodeServiceError = "service.error"
-
-	CodeMissingID      = "broadcast.missing_id"
-	CodeMissingTarget  = "broadcast.missing_target"
-	CodeInvalidHub     = "broadcast.invalid_hub"
-	CodeInvalidGroup   = "broadcast.invalid_group"
-	CodeInvalidMessage = "broadcast.invalid_message"
-	CodeTooLarge       = "broadcast.too_large"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
 // maxErrorMessage bounds the service message kept in a [ResponseError].
 const maxErrorMessage = 512
 
 // ResponseError is returned when the service answers a REST call with a
-// status the operation does not accept. It carries no secret: the endpoint
-// is the server base URL and the message comes from the service's
-// ErrorDetail body, cleaned of control characters and truncated.
+// status the operation does not accept. It wraps the [azcore.ResponseError]
+// (StatusCode, ErrorCode from the x-ms-error-code header or the ErrorDetail
+// body, RawResponse), so errors.As works for either type. It carries no
+// secret: Endpoint is the server base URL and Message comes from the
+// service's ErrorDetail body, cleaned of control characters and truncated.
 type ResponseError struct {
-	// Code is the application error code derived from StatusCode
-	// (see [ErrorCode]).
-	Code string
-	// StatusCode is the HTTP status of the response.
-	StatusCode int
-	// ErrorCode is the service's x-ms-error-code header (or the code in the
-	// ErrorDetail body when the header is absent), e.g.
-	// "Warning.Connection.NotExisted".
-	ErrorCode string
+	*azcore.ResponseError
 	// Message is the service's explanation, if any.
 	Message string
 	// Endpoint is the server base URL the call went to.
 	Endpoint string
 	// Operation is the client method, e.g. "SendToAll".
 	Operation string
-	// RawResponse is the response; its body has already been read.
-	RawResponse *http.Response
+
+	send bool // the operation is a non-idempotent send
 }
 
 // Error implements error.
@@ -76,15 +48,47 @@ func (e *ResponseError) Error() string {
 	return b.String()
 }
 
-// ConnectionError is returned when a REST call produced no HTTP response:
-// the endpoint could not be reached, the TLS handshake failed, the try
-// timed out, the connection broke, or the request could not be authorized
-// (no Entra ID token, or no server token could be signed).
+// Unwrap returns the wrapped *azcore.ResponseError.
+func (e *ResponseError) Unwrap() error { return e.ResponseError }
+
+// ConnectionErrorKind says why a REST call produced no HTTP response.
+type ConnectionErrorKind int
+
+// The kinds of [ConnectionError].
+const (
+	// ConnectionUnreachable: DNS failure, connection refused, or the
+	// connection broke before the request was completely written.
+	ConnectionUnreachable ConnectionErrorKind = iota + 1
+	// ConnectionTLS: the TLS handshake failed (version below 1.2, an
+	// invalid certificate).
+	ConnectionTLS
+	// ConnectionTimeout: the try timeout, the retry budget or the caller's
+	// deadline expired.
+	ConnectionTimeout
+	// ConnectionCredential: the request could not be authorized: no
+	// Microsoft Entra ID token, or no server token could be signed. Nothing
+	// was sent.
+	ConnectionCredential
+	// ConnectionCanceled: the caller canceled the context.
+	ConnectionCanceled
+	// ConnectionFailed: the connection broke after the request was written.
+	ConnectionFailed
+)
+
+var connKindNames = [...]string{"", "unreachable", "tls", "timeout", "credential", "canceled", "failed"}
+
+// String returns the kind in lower case, e.g. "timeout".
+func (k ConnectionErrorKind) String() string {
+	if k > 0 && int(k) < len(connKindNames) {
+		return connKindNames[k]
+	}
+	return fmt.Sprintf("ConnectionErrorKind(%d)", int(k))
+}
+
+// ConnectionError is returned when a REST call produced no HTTP response.
 type ConnectionError struct {
-	// Code is one of [CodeUnreachable], [CodeTLS], [CodeTimeout],
-	// [CodeUnauthorized] (no Entra ID token or server token) or
-	// [CodeServiceError].
-	Code string
+	// Kind says what went wrong.
+	Kind ConnectionErrorKind
 	// Operation is the client method, e.g. "SendToAll".
 	Operation string
 	// Endpoint is the server base URL the call went to.
@@ -94,16 +98,19 @@ type ConnectionError struct {
 	Written bool
 	// Err is the underlying error.
 	Err error
+
+	send bool
 }
 
 // Error implements error.
 func (e *ConnectionError) Error() string {
-	what := map[string]string{
-		CodeUnreachable:  "service unreachable",
-		CodeTLS:          "TLS handshake failed",
-		CodeTimeout:      "timed out",
-		CodeUnauthorized: "could not authorize the request",
-	}[e.Code]
+	what := map[ConnectionErrorKind]string{
+		ConnectionUnreachable: "service unreachable",
+		ConnectionTLS:         "TLS handshake failed",
+		ConnectionTimeout:     "timed out",
+		ConnectionCredential:  "could not authorize the request",
+		ConnectionCanceled:    "canceled",
+	}[e.Kind]
 	if what == "" {
 		what = "request failed"
 	}
@@ -120,14 +127,12 @@ func (e *ConnectionError) Unwrap() error { return e.Err }
 // client's circuit breaker for the endpoint is open (or half-open with its
 // probe already in flight).
 type CircuitOpenError struct {
-	// Code is always [CodeCircuitOpen].
-	Code string
 	// Operation is the client method, e.g. "SendToAll".
 	Operation string
 	// Endpoint is the server base URL the breaker guards.
 	Endpoint string
-	// State is the breaker state, "open" or "half-open".
-	State string
+	// State is the breaker state, [BreakerOpen] or [BreakerHalfOpen].
+	State BreakerState
 }
 
 // Error implements error.
@@ -138,8 +143,6 @@ func (e *CircuitOpenError) Error() string {
 // PayloadTooLargeError is returned, before anything is sent, when a message
 // body would exceed the service's REST limit of [MaxPayloadSize] bytes.
 type PayloadTooLargeError struct {
-	// Code is always [CodeTooLarge].
-	Code string
 	// Size is the encoded body size in bytes.
 	Size int
 	// Limit is the maximum body size in bytes.
@@ -151,17 +154,28 @@ func (e *PayloadTooLargeError) Error() string {
 	return fmt.Sprintf("signalr: message body is %d bytes, the service accepts at most %d", e.Size, e.Limit)
 }
 
+// Argument names of [ArgumentError].
+const (
+	ArgHub          = "hub"
+	ArgGroup        = "group"
+	ArgUserID       = "userID"
+	ArgConnectionID = "connectionID"
+	ArgTarget       = "target"
+	ArgArguments    = "arguments"
+	ArgTTL          = "ttl"
+	ArgExpiry       = "minutesToExpire"
+)
+
 // ArgumentError is returned, before anything is sent, for an invalid
 // argument: an empty id, an invalid hub or group name, a message without a
 // target or with arguments that are not a JSON array, a negative TTL.
 type ArgumentError struct {
-	// Code is one of the broadcast.* codes, e.g. [CodeMissingID].
-	Code string
-	// Name is the argument, e.g. "connectionID".
+	// Name is the argument, one of the Arg… constants (e.g. [ArgUserID]).
 	Name string
 	// Reason says what is wrong with it.
 	Reason string
-	// Err is the underlying validation error, if any.
+	// Err is the underlying validation error, if any (a *[HubNameError] or
+	// *[GroupNameError] for names).
 	Err error
 }
 
@@ -176,35 +190,27 @@ func (e *ArgumentError) Error() string {
 // Unwrap returns the underlying error.
 func (e *ArgumentError) Unwrap() error { return e.Err }
 
-// ErrorCode returns the application error code of err: the Code of the
-// first typed error of this package in its chain, [CodeTimeout] for a
-// deadline, [CodeServiceError] for anything else, and "" for nil.
-func ErrorCode(err error) string {
-	if err == nil {
-		return ""
-	}
+// IsOutcomeUnknown reports whether err comes from a send (the …:send
+// operations) that the service may have carried out although the call
+// failed: the request was completely written and then the connection broke
+// or timed out, or the service answered 500, 502 or 504. Such a send is
+// never retried by the client (see the package's retry rule), and a caller
+// who resends it may deliver the message twice.
+func IsOutcomeUnknown(err error) bool {
 	var (
-		re *ResponseError
 		ce *ConnectionError
-		co *CircuitOpenError
-		pe *PayloadTooLargeError
-		ae *ArgumentError
+		re *ResponseError
 	)
 	switch {
-	case errors.As(err, &re):
-		return re.Code
 	case errors.As(err, &ce):
-		return ce.Code
-	case errors.As(err, &co):
-		return CodeCircuitOpen
-	case errors.As(err, &pe):
-		return CodeTooLarge
-	case errors.As(err, &ae):
-		return ae.Code
-	case isTimeout(err):
-		return CodeTimeout
+		return ce.send && ce.Written && ce.Kind != ConnectionCredential
+	case errors.As(err, &re):
+		switch re.StatusCode {
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+			return re.send
+		}
 	}
-	return CodeServiceError
+	return false
 }
 
 // isTimeout reports whether err is a deadline or a network timeout.
@@ -214,29 +220,6 @@ func isTimeout(err error) bool {
 	}
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
-}
-
-// codeForStatus maps an HTTP status of the service to an application code.
-func codeForStatus(status int) string {
-	switch {
-	case status == http.StatusBadRequest, status == http.StatusRequestEntityTooLarge:
-		return CodeBadRequest
-	case status == http.StatusUnauthorized:
-		return CodeUnauthorized
-	case status == http.StatusForbidden:
-		return CodeForbidden
-	case status == http.StatusNotFound:
-		return CodeNotFound
-	case status == http.StatusTooManyRequests:
-		return CodeThrottled
-	case status == http.StatusRequestTimeout, status == http.StatusGatewayTimeout:
-		return CodeTimeout
-	case status == http.StatusInternalServerError:
-		return CodeServiceError
-	case status >= 500:
-		return CodeUnavailable
-	}
-	return CodeServiceError
 }
 
 // parseErrorBody extracts the code and message of the service's
@@ -260,9 +243,10 @@ func parseErrorBody(body []byte) (code, message string) {
 	return "", cleanText(string(body), maxErrorMessage)
 }
 
-// cleanText replaces invalid UTF-8 and control characters with spaces,
-// collapses runs of white space, trims, and truncates to at most max bytes
-// on a rune boundary (marking the cut with "...").
+// cleanText makes untrusted text (a service's error message, a header) safe
+// to log and show: invalid UTF-8 and control characters become spaces, runs
+// of white space collapse, the ends are trimmed, and the result is cut to
+// at most max bytes on a rune boundary (the cut marked with "...").
 func cleanText(s string, max int) string {
 	var b strings.Builder
 	space := false
