@@ -26,10 +26,20 @@ publish:
 ## test: vet, unit and integration tests, short fuzzing, end-to-end tests with the real JS client
 test: deps build vet test-go fuzz e2e
 
+# staticcheck, pinned: the binary scripts/install-deps.sh installs when it is
+# that version, else `go run` of the pinned module (works on a fresh machine).
+STATICCHECK_VERSION := 0.8.2
+GOBIN_DIR := $(shell $(GO) env GOBIN 2>/dev/null || true)
+GOBIN_DIR := $(if $(GOBIN_DIR),$(GOBIN_DIR),$(shell $(GO) env GOPATH 2>/dev/null)/bin)
+
+## vet: gofmt, go vet and staticcheck (pinned), all clean
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
+	@sc="$(GOBIN_DIR)/staticcheck"; \
+	  if ! "$$sc" -version 2>/dev/null | grep -qF "($(STATICCHECK_VERSION))"; then sc="$(GO) run honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)"; fi; \
+	  echo "$$sc ./..."; $$sc ./...
 
 test-go: build
 	$(GO) test -race -count=1 ./...

@@ -481,7 +481,8 @@ func TestLogOutsideInvocation(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Log allocates %v times outside an invocation", allocs)
 	}
-	customhandler.Log(nil, "nil context is ignored") //nolint:staticcheck // nil ctx must not panic
+	//lint:ignore SA1012 a nil ctx must not panic
+	customhandler.Log(nil, "nil context is ignored")
 }
 
 func TestHandlerPanic(t *testing.T) {

@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 
 go mod download
 
+# staticcheck, pinned (the Makefile's vet step uses it; it falls back to `go run`
+# of the same version when the binary is missing or another version).
+STATICCHECK_VERSION=0.8.2
+sc="$(go env GOPATH)/bin/staticcheck"
+if [ -n "$(go env GOBIN)" ]; then sc="$(go env GOBIN)/staticcheck"; fi
+if ! "$sc" -version 2>/dev/null | grep -q "($STATICCHECK_VERSION)"; then
+  go install "honnef.co/go/tools/cmd/staticcheck@v$STATICCHECK_VERSION"
+fi
+
 if [ -f e2e/package.json ]; then
   if [ ! -d e2e/node_modules ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
     (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
