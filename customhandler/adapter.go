@@ -75,9 +75,28 @@ type adapter struct {
 func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	inv := &invocation{}
 	out := a.invoke(inv, r)
+	answer(w, a.opts.Output, out, inv.take())
+}
+
+// Respond answers the host for one JSON-mode invocation without reading its
+// envelope: h writes the caller's response (for example 503 with
+// Retry-After when the app sheds load before reading a body), which the
+// host gets, as from [Handler], with status 200 in Outputs.<output> (default
+// "res"). h sees the host's request, not the caller's.
+func Respond(w http.ResponseWriter, r *http.Request, output string, h http.Handler) {
+	if output == "" {
+		output = "res"
+	}
+	bw := newBufferedWriter()
+	h.ServeHTTP(bw, r)
+	answer(w, output, bw.output(false), []string{})
+}
+
+// answer writes the host's 200 application/json InvocationResponse.
+func answer(w http.ResponseWriter, output string, out HTTPOutput, logs []string) {
 	resp := InvocationResponse{
-		Outputs:     map[string]any{a.opts.Output: out},
-		Logs:        inv.take(),
+		Outputs:     map[string]any{output: out},
+		Logs:        logs,
 		ReturnValue: nil,
 	}
 	b, err := json.Marshal(resp)

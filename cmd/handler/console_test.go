@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +57,40 @@ func TestConsoleSeverity(t *testing.T) {
 	}
 	if !levels["stdout"]["INFO"] || !levels["stderr"]["WARN"] {
 		t.Errorf("expected the listening line on stdout and the forged-header warning on stderr, got %v\nstdout:\n%s\nstderr:\n%s", levels, p.outOnly, p.errOnly)
+	}
+}
+
+// TestListenFailureExplained: a port in use stops the binary with
+// startup.listen_failed, what the OS said, the port and the setting that
+// chose it, and a non-zero exit.
+func TestListenFailureExplained(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, handlerBin)
+	cmd.Env = []string{"FUNCTIONS_CUSTOMHANDLER_PORT=" + port, "AzureSignalRConnectionString=" + devConnStr}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("handler exited 0 with its port in use")
+	}
+	out := stderr.String()
+	for _, want := range []string{"startup.listen_failed", "address already in use", "port " + port, "FUNCTIONS_CUSTOMHANDLER_PORT", "FAIL  settings"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "config.invalid") || stdout.Len() != 0 {
+		t.Errorf("stdout %q, stderr:\n%s", stdout.String(), out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasPrefix(line, "{") && testutil.HostSeverity("stderr", line) != "Error" {
+			t.Errorf("the host would not log the failure as an error: %s", line)
+		}
 	}
 }

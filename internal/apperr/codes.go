@@ -20,9 +20,14 @@ const (
 	CodeMethodNotAllowed  = "request.method_not_allowed"
 	CodeInvalidEnvelope   = "request.invalid_envelope"
 	CodeBodyTooLarge      = "request.body_too_large"
+	CodeBodyTimeout       = "request.body_timeout"
+	CodeBodyIncomplete    = "request.body_incomplete"
 	CodeCORSOriginDenied  = "cors.origin_not_allowed"
 	CodeNotImplemented    = "request.not_implemented"
 	CodeHandlerOverloaded = "request.overloaded"
+	// CodeUnsupportedMediaType: a function that changes state got a body
+	// that is not application/json.
+	CodeUnsupportedMediaType = "request.unsupported_media_type"
 
 	// Negotiate.
 	CodeNegotiateUnauthenticated = "negotiate.unauthenticated"
@@ -87,6 +92,9 @@ const (
 	CodeHandlerUnreachable = "handler.unreachable"
 	CodeHandlerBadResponse = "handler.bad_response"
 
+	// Startup of the running handler.
+	CodeStartupListenFailed = "startup.listen_failed"
+
 	// Settings, reported at startup and by `handler doctor`.
 	CodeConfigInvalid                 = "config.invalid"
 	CodeConfigConnStrMissing          = "config.connection_string.missing"
@@ -119,8 +127,11 @@ var registry = []Info{
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, "The function does not accept this HTTP method.", "Negotiate accepts POST, GET and OPTIONS; broadcast accepts POST. Check `methods` in function.json."},
 	{CodeInvalidEnvelope, http.StatusBadRequest, "The Functions host's JSON invocation envelope could not be decoded.", "Check that function.json has one httpTrigger named req and one http output named res."},
 	{CodeBodyTooLarge, http.StatusRequestEntityTooLarge, "The request body is larger than the handler accepts.", "Send a smaller body; REST messages are limited to 1 MB by the service."},
+	{CodeBodyTimeout, http.StatusRequestTimeout, "The request body did not arrive within HANDLER_READ_TIMEOUT (a slow or stalled client).", "Send the whole body at once; raise HANDLER_READ_TIMEOUT only for clients on very slow links."},
+	{CodeBodyIncomplete, http.StatusBadRequest, "The connection failed before the request body ended (fewer bytes than Content-Length, or a broken chunked body).", "Retry the request; check proxies between the caller and the handler."},
 	{CodeCORSOriginDenied, http.StatusForbidden, "The page's origin is not in the allowed CORS origins.", "Add the exact origin (scheme://host:port) to CORS_ALLOWED_ORIGINS, or `az functionapp cors add` in Azure."},
 	{CodeNotImplemented, http.StatusNotImplemented, "The function exists but is not implemented in this version.", "Upgrade the handler."},
+	{CodeUnsupportedMediaType, http.StatusUnsupportedMediaType, "A function that changes state (broadcast) got a body without Content-Type application/json: another type, or none. Browsers send other types across origins without asking first (no CORS preflight), so they are refused.", "Send `Content-Type: application/json` (a charset parameter is fine)."},
 	{CodeHandlerOverloaded, http.StatusServiceUnavailable, "The handler has more requests in flight than it is configured to serve.", "Retry after the delay in Retry-After, or scale out."},
 
 	{CodeNegotiateUnauthenticated, http.StatusUnauthorized, "Anonymous negotiate is refused and the request carried no credentials.", "Send `Authorization: Bearer <token>` (accessTokenFactory in @microsoft/signalr) or enable App Service Authentication; or set ALLOW_ANONYMOUS=true."},
@@ -174,6 +185,7 @@ var registry = []Info{
 	{CodeHandlerUnreachable, 0, "The running handler could not be reached or did not answer in time.", "Start it (`func start` or `make dev`) and pass its base URL ending in /api, e.g. --url http://localhost:7071/api."},
 	{CodeHandlerBadResponse, 0, "Negotiate answered something @microsoft/signalr cannot use: not 200, not JSON, or without url and accessToken.", "See the message; negotiate must answer 200 application/json {\"url\",\"accessToken\"}."},
 
+	{CodeStartupListenFailed, 0, "The handler cannot listen on its address: the port is in use (a second `make dev` or `func start`, another app), needs privileges, or the host address is not this machine's.", "See the message for what the operating system said; free the port or set FUNCTIONS_CUSTOMHANDLER_PORT (and HANDLER_LISTEN_HOST)."},
 	{CodeConfigInvalid, 0, "A setting has an invalid value.", "Fix the setting named in the message; the README lists every setting."},
 	{CodeConfigConnStrMissing, 0, "AzureSignalRConnectionString is not set.", "Copy a connection string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString`, or use the local emulator's string."},
 	{CodeConfigConnStrMalformed, 0, "The connection string has fewer than two key=value properties.", "Use the form Endpoint=https://NAME.service.signalr.net;AccessKey=KEY;Version=1.0; — copy it with `az signalr key list -n NAME -g GROUP --query primaryConnectionString -o tsv`."},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -68,17 +67,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBroadcastBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.fail(w, r, apperr.New(apperr.CodeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBroadcastBody), ""))
-			return
-		}
-		s.fail(w, r, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body could not be read", ""))
-		return
-	}
-	items, err := decodeBroadcast(body)
+	items, err := decodeBroadcastFrom(http.MaxBytesReader(w, r.Body, maxBroadcastBody))
 	if err != nil {
 		s.fail(w, r, err)
 		return

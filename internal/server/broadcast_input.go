@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
@@ -48,37 +51,102 @@ type outputItem struct {
 // array of items. Every problem is a 400-class *apperr.Error that names the
 // item and field; nothing is sent unless the whole body is valid.
 func decodeBroadcast(body []byte) ([]outputItem, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
+	return decodeBroadcastFrom(bytes.NewReader(body))
+}
+
+// decodeBroadcastFrom is decodeBroadcast reading the body from r as it
+// arrives: one item at a time is buffered, so the decoded items (their
+// arguments) are the only copy of the body held. A body cut by
+// http.MaxBytesReader is 413, one that did not arrive within
+// HANDLER_READ_TIMEOUT 408 (see bodyReadError).
+func decodeBroadcastFrom(r io.Reader) ([]outputItem, error) {
+	br := bufio.NewReader(r)
+	first, err := firstByte(br)
+	if err == io.EOF {
 		return nil, apperr.New(apperr.CodeBroadcastEmpty, "the body is empty", "")
 	}
-	var raws []json.RawMessage
-	switch body[0] {
-	case '[':
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
+	if err != nil {
+		return nil, bodyReadError(err, maxBroadcastBody)
+	}
+	dec := json.NewDecoder(br)
+	var items []outputItem
+	add := func() error {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return broadcastJSONError(err)
 		}
-		if len(raws) == 0 {
+		items = append(items, outputItem{})
+		if err := items[len(items)-1].decode(raw); err != nil {
+			if first == '[' {
+				err.Message = fmt.Sprintf("item %d: %s", len(items)-1, err.Message)
+			}
+			return err
+		}
+		return nil
+	}
+	switch first {
+	case '[':
+		if _, err := dec.Token(); err != nil {
+			return nil, broadcastJSONError(err)
+		}
+		for dec.More() {
+			if len(items) == maxBroadcastItems {
+				return nil, apperr.New(apperr.CodeBroadcastInvalid, fmt.Sprintf("the body has more than %d items; at most %d are accepted in one request", maxBroadcastItems, maxBroadcastItems), "Split the batch.")
+			}
+			if err := add(); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, broadcastJSONError(err)
+		}
+		if len(items) == 0 {
 			return nil, apperr.New(apperr.CodeBroadcastEmpty, "the body is an empty array", "")
 		}
-		if len(raws) > maxBroadcastItems {
-			return nil, apperr.New(apperr.CodeBroadcastInvalid, fmt.Sprintf("the body has %d items; at most %d are accepted in one request", len(raws), maxBroadcastItems), "Split the batch.")
-		}
 	case '{':
-		raws = []json.RawMessage{body}
+		if err := add(); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body must be a JSON object or an array of objects", "")
 	}
-	items := make([]outputItem, len(raws))
-	for i, raw := range raws {
-		if err := items[i].decode(raw); err != nil {
-			if len(raws) > 1 {
-				err.Message = fmt.Sprintf("item %d: %s", i, err.Message)
-			}
-			return nil, err
+	// Nothing but white space may follow.
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil && !isJSONError(err) {
+			return nil, bodyReadError(err, maxBroadcastBody)
 		}
+		return nil, apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON (data after the end)", "")
 	}
 	return items, nil
+}
+
+// firstByte returns the first byte after white space, unread.
+func firstByte(br *bufio.Reader) (byte, error) {
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return c, br.UnreadByte()
+		}
+	}
+}
+
+// isJSONError reports whether err is about the JSON text, not reading it.
+func isJSONError(err error) bool {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// broadcastJSONError maps a decoder error: bad JSON is 400, a failed read
+// is bodyReadError's.
+func broadcastJSONError(err error) *apperr.Error {
+	if isJSONError(err) {
+		return apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
+	}
+	return bodyReadError(err, maxBroadcastBody)
 }
 
 func (it *outputItem) decode(raw json.RawMessage) *apperr.Error {

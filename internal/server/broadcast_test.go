@@ -54,7 +54,7 @@ func TestBroadcastInputErrors(t *testing.T) {
 		{"negative ttl", `{"action":"add","userId":"u","groupName":"g","ttl":-1}`, "application/json", "", 400, "broadcast.invalid_message"},
 		{"second item bad", `[{"target":"t"},{"arguments":[]}]`, "application/json", "", 400, "broadcast.missing_target"},
 		{"invalid hub", `{"target":"t"}`, "application/json", "?hub=9x", 400, "broadcast.invalid_hub"},
-		{"form body", `target=t`, "application/x-www-form-urlencoded", "", 415, "broadcast.unsupported_media_type"},
+		{"form body", `target=t`, "application/x-www-form-urlencoded", "", 415, "request.unsupported_media_type"},
 		{"over 1 MB", big, "application/json", "", 413, "broadcast.too_large"},
 		{"unknown endpoint", `{"target":"t","endpoints":["nope"]}`, "application/json", "", 400, "broadcast.invalid_message"},
 	} {

@@ -66,6 +66,19 @@ type Config struct {
 	LegacyPort string `setting:"FUNCTIONS_HTTPWORKER_PORT"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `setting:"LOG_LEVEL" default:"info"`
+	// ReadTimeout bounds the time a request body may take to arrive
+	// (1s..10m; 0 means the default); headers have 10 s at most.
+	ReadTimeout time.Duration `setting:"HANDLER_READ_TIMEOUT" default:"30s"`
+	// IdleTimeout closes keep-alive connections idle this long (1s..1h; 0
+	// means the default).
+	IdleTimeout time.Duration `setting:"HANDLER_IDLE_TIMEOUT" default:"2m"`
+	// MaxConnections caps open connections; at the cap new ones wait in the
+	// kernel's backlog (16..1000000; 0 means the default).
+	MaxConnections int `setting:"HANDLER_MAX_CONNECTIONS" default:"4096"`
+	// MaxBodyMemoryMB bounds the request bodies held in memory at once, in
+	// MiB; a request whose body does not fit waits for room (8..4096; 0
+	// means the default).
+	MaxBodyMemoryMB int `setting:"HANDLER_MAX_BODY_MEMORY_MB" default:"32"`
 	// MaxInFlight bounds concurrent requests per function (negotiate and broadcast each); beyond it clients get 503
 	// request.overloaded at once instead of queueing (0 = no bound).
 	MaxInFlight int `setting:"HANDLER_MAX_IN_FLIGHT" default:"0"`
@@ -220,6 +233,32 @@ func (c Config) ListenPort() string {
 	return "7071"
 }
 
+// Defaults of the listener's settings, for a Config built in code.
+const (
+	DefaultReadTimeout     = 30 * time.Second
+	DefaultIdleTimeout     = 2 * time.Minute
+	DefaultMaxConnections  = 4096
+	DefaultMaxBodyMemoryMB = 32
+)
+
+// listenerDefaults returns c with the zero listener settings replaced by
+// their defaults.
+func (c Config) listenerDefaults() Config {
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxBodyMemoryMB == 0 {
+		c.MaxBodyMemoryMB = DefaultMaxBodyMemoryMB
+	}
+	return c
+}
+
 // InAzure reports whether the handler runs on App Service / Functions in Azure.
 func (c Config) InAzure() bool { return c.WebsiteInstanceID != "" }
 
@@ -244,6 +283,19 @@ func (c Config) Validate() error {
 	}
 	if c.HealthInterval != 0 && (c.HealthInterval < time.Second || c.HealthInterval > time.Hour) {
 		return bad("SIGNALR_HEALTH_INTERVAL", "%s is outside 1s..1h (0 disables probing)", c.HealthInterval)
+	}
+	// The listener's settings: 0 (a Config built in code) means the default.
+	if c.ReadTimeout != 0 && (c.ReadTimeout < time.Second || c.ReadTimeout > 10*time.Minute) {
+		return bad("HANDLER_READ_TIMEOUT", "%s is outside 1s..10m", c.ReadTimeout)
+	}
+	if c.IdleTimeout != 0 && (c.IdleTimeout < time.Second || c.IdleTimeout > time.Hour) {
+		return bad("HANDLER_IDLE_TIMEOUT", "%s is outside 1s..1h", c.IdleTimeout)
+	}
+	if c.MaxConnections != 0 && (c.MaxConnections < 16 || c.MaxConnections > 1000000) {
+		return bad("HANDLER_MAX_CONNECTIONS", "%d is outside 16..1000000", c.MaxConnections)
+	}
+	if c.MaxBodyMemoryMB != 0 && (c.MaxBodyMemoryMB < 8 || c.MaxBodyMemoryMB > 4096) {
+		return bad("HANDLER_MAX_BODY_MEMORY_MB", "%d is outside 8..4096", c.MaxBodyMemoryMB)
 	}
 	if c.MaxInFlight < 0 {
 		return bad("HANDLER_MAX_IN_FLIGHT", "must not be negative")

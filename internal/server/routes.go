@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/serverless-signalr/functions-go/customhandler"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
@@ -20,6 +21,13 @@ type Function struct {
 	Route     string
 	Methods   []string // lower case, as in function.json
 	AuthLevel string   // anonymous or function
+	// JSONBody marks a function that changes state: its body must be
+	// application/json (optional charset), else 415, so that no
+	// cross-origin "simple" request (sent by browsers without a CORS
+	// preflight) can reach it.
+	JSONBody bool
+	// MaxBodyBytes bounds the body (0: 64 KiB).
+	MaxBodyBytes int64
 }
 
 // Functions returns the functions the handler serves. The routes below, the
@@ -27,7 +35,7 @@ type Function struct {
 func Functions() []Function {
 	return []Function{
 		{Name: "negotiate", Route: "negotiate", Methods: []string{"get", "post", "options"}, AuthLevel: "anonymous"},
-		{Name: "broadcast", Route: "broadcast", Methods: []string{"post"}, AuthLevel: "function"},
+		{Name: "broadcast", Route: "broadcast", Methods: []string{"post"}, AuthLevel: "function", JSONBody: true, MaxBodyBytes: maxBroadcastBody},
 		{Name: "health", Route: "health", Methods: []string{"get"}, AuthLevel: "anonymous"},
 	}
 }
@@ -49,20 +57,27 @@ func Functions() []Function {
 // host sends in its exact case.
 func (s *Server) addRoutes(mux *http.ServeMux) {
 	handlers := map[string]http.Handler{
-		"negotiate": s.limitInFlight(&s.negotiateInFlight, http.HandlerFunc(s.handleNegotiate)),
-		"broadcast": s.limitInFlight(&s.broadcastInFlight, http.HandlerFunc(s.handleBroadcast)),
+		"negotiate": http.HandlerFunc(s.handleNegotiate),
+		"broadcast": http.HandlerFunc(s.handleBroadcast),
 		"health":    http.HandlerFunc(s.handleHealth),
 	}
+	// inFlight counts each function's requests for HANDLER_MAX_IN_FLIGHT
+	// (none: not bounded).
+	inFlight := map[string]*atomic.Int64{"negotiate": &s.negotiateInFlight, "broadcast": &s.broadcastInFlight}
 
 	// Host readiness and liveness ping: must answer at once.
 	mux.HandleFunc("GET /{$}", s.handlePing)
 
 	forwarded := forwardedRoutes{}
 	for _, f := range Functions() {
-		h := s.cors.wrap(s.allowMethods(f, handlers[f.Name]))
-		mux.Handle("/"+RoutePrefix+"/"+f.Route, h)
-		forwarded[strings.ToLower(f.Route)] = h
-		mux.Handle("POST /"+f.Name, customhandler.Handler(h, customhandler.Options{Trigger: "req", Output: "res", Logger: s.log}))
+		// The caller's request, forwarded or rebuilt from the envelope.
+		// CORS preflights and methods first: a preflight has no body.
+		fwd := s.limitInFlight(inFlight[f.Name], s.cors.wrap(s.allowMethods(f, s.checkBody(f, s.holdBody(f.maxBody(), handlers[f.Name])))))
+		h := s.cors.wrap(s.allowMethods(f, s.checkBody(f, handlers[f.Name])))
+		mux.Handle("/"+RoutePrefix+"/"+f.Route, fwd)
+		forwarded[strings.ToLower(f.Route)] = fwd
+		env := customhandler.Handler(h, customhandler.Options{Trigger: "req", Output: "res", MaxBodyBytes: f.maxEnvelope(), Logger: s.log})
+		mux.Handle("POST /"+f.Name, s.envelopeGate(f, inFlight[f.Name], env))
 	}
 
 	if s.cfg.DevChatPage {

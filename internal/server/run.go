@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
@@ -30,17 +29,11 @@ func Run(ctx context.Context, env Env, dir string, stdout, stderr io.Writer) err
 	}
 	defer srv.Close()
 
-	addr := net.JoinHostPort(cfg.ListenHost, cfg.ListenPort())
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Listen(cfg, log)
 	if err != nil {
-		return startupError(stdout, stderr, apperr.Wrap(err, apperr.CodeConfigInvalid, "cannot listen on "+addr))
+		return startupError(stdout, stderr, err)
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	hs := httpServer(cfg, srv, log)
 	srv.Start(ctx)
 	log.Info("listening", "address", ln.Addr().String(), "hub", cfg.HubName)
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/identity"
@@ -31,6 +32,11 @@ type Server struct {
 	// use up negotiate's share.
 	negotiateInFlight atomic.Int64
 	broadcastInFlight atomic.Int64
+	// bodies bounds the request bodies held in memory; readTimeout is the
+	// time a body has to arrive (HANDLER_MAX_BODY_MEMORY_MB,
+	// HANDLER_READ_TIMEOUT).
+	bodies      *bodyBudget
+	readTimeout time.Duration
 }
 
 // New validates cfg, parses the connection string(s) (cfg.ConnectionString
@@ -50,6 +56,8 @@ func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *cl
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: logger, cors: newCORSPolicy(cfg), hubs: map[string]string{}, defaultHub: strings.ToLower(cfg.HubName)}
+	lc := cfg.listenerDefaults()
+	s.bodies, s.readTimeout = newBodyBudget(int64(lc.MaxBodyMemoryMB)<<20), lc.ReadTimeout
 	for _, h := range append([]string{cfg.HubName}, cfg.AllowedHubs...) {
 		if err := validateHub(h); err != nil {
 			return nil, apperr.New(apperr.CodeConfigInvalid, fmt.Sprintf("hub %q in AzureSignalRHubName/SIGNALR_ALLOWED_HUBS is invalid: %v", h, err), "")
@@ -145,26 +153,6 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				apperr.Write(w, apperr.New(apperr.CodeInternal, "The handler failed unexpectedly.", ""))
 			}
 		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// limitInFlight sheds load beyond HANDLER_MAX_IN_FLIGHT concurrent
-// requests of one function (counted by n) with an immediate 503 instead of
-// letting requests queue until the host times out.
-func (s *Server) limitInFlight(n *atomic.Int64, next http.Handler) http.Handler {
-	max := int64(s.cfg.MaxInFlight)
-	if max <= 0 {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) > max {
-			n.Add(-1)
-			w.Header().Set("Retry-After", "1")
-			s.fail(w, r, apperr.New(apperr.CodeHandlerOverloaded, fmt.Sprintf("more than %d requests of this function are in flight", max), ""))
-			return
-		}
-		defer n.Add(-1)
 		next.ServeHTTP(w, r)
 	})
 }
