@@ -64,6 +64,22 @@ const (
 	CodeBroadcastEmpty           = "broadcast.empty"
 	CodeBroadcastUnauthenticated = "broadcast.unauthenticated"
 
+	// Upstream: calls from the service to /api/upstream (the signalr and
+	// signalr/serverless packages use the same codes).
+	CodeUpstreamMissingHeader      = "upstream.missing_header"
+	CodeUpstreamUnsupportedMedia   = "upstream.unsupported_media_type"
+	CodeUpstreamInvalidBody        = "upstream.invalid_body"
+	CodeUpstreamBodyTooLarge       = "upstream.body_too_large"
+	CodeUpstreamSignatureMissing   = "upstream.signature_missing"
+	CodeUpstreamSignatureMalformed = "upstream.signature_malformed"
+	CodeUpstreamSignatureMismatch  = "upstream.signature_mismatch"
+	CodeUpstreamTokenInvalid       = "upstream.token_invalid"
+	CodeUpstreamUnauthenticated    = "upstream.unauthenticated"
+	CodeUpstreamUnknownHub         = "upstream.unknown_hub"
+	CodeUpstreamEventFailed        = "upstream.event_failed"
+	CodeUpstreamNotConfigured      = "upstream.not_configured"
+	CodeConfigUpstreamUnsigned     = "config.upstream_unsigned_in_azure"
+
 	// The service's REST API, as seen by the handler.
 	CodeServiceUnauthorized = "service.unauthorized"
 	CodeServiceForbidden    = "service.forbidden"
@@ -166,6 +182,19 @@ var registry = []Info{
 	{CodeBroadcastUnauthenticated, http.StatusUnauthorized, "BROADCAST_REQUIRE_AUTH is on and the caller presented no credentials.", "Call broadcast with `Authorization: Bearer <token>` (or through App Service Authentication), besides the function key."},
 	{CodeBroadcastEmpty, http.StatusBadRequest, "The broadcast body holds no message.", "Send at least one message or group action."},
 
+	{CodeUpstreamMissingHeader, http.StatusBadRequest, "A call to the upstream lacks an X-ASRS-* header or has an unknown category or event: it does not come from the service.", "Only Azure SignalR Service (or the emulator with -upstream) should call /api/upstream; run `handler doctor --upstream URL` to send a correct call."},
+	{CodeUpstreamUnsupportedMedia, http.StatusUnsupportedMediaType, "The upstream body is neither application/json nor application/x-msgpack.", "The service sends the client's protocol; a proxy in between must not change the Content-Type."},
+	{CodeUpstreamInvalidBody, http.StatusBadRequest, "The upstream body is not an unframed hub-protocol invocation or connection event, or its target differs from X-ASRS-Event.", "Compare the body with concept-upstream.md; `handler doctor --upstream URL` sends a correct one."},
+	{CodeUpstreamBodyTooLarge, http.StatusRequestEntityTooLarge, "The client's invocation is larger than the upstream accepts (1 MB).", "Send smaller messages from clients; the service recommends below 1 MB."},
+	{CodeUpstreamSignatureMissing, http.StatusUnauthorized, "The upstream call has no X-ASRS-Signature header.", "Calls must come from the service; with Microsoft Entra ID endpoints set the upstream's auth to ManagedIdentity and UPSTREAM_TOKEN_ISSUER/UPSTREAM_TOKEN_AUDIENCE."},
+	{CodeUpstreamSignatureMalformed, http.StatusUnauthorized, "X-ASRS-Signature has no entry of the form sha256=<64 hex digits>.", "Something between the service and the handler rewrote the header; call the handler directly."},
+	{CodeUpstreamSignatureMismatch, http.StatusUnauthorized, "The signature matches no AccessKey of the handler's endpoints: the service signs with a key the handler does not have.", "Copy the current key into AzureSignalRConnectionString (`az signalr key list`); after a rotation give the handler the new key; run `handler doctor --upstream URL`."},
+	{CodeUpstreamTokenInvalid, http.StatusUnauthorized, "The upstream's managed-identity bearer token was refused (issuer, audience, expiry or signature).", "Set UPSTREAM_TOKEN_ISSUER and UPSTREAM_TOKEN_AUDIENCE to the token the upstream's ManagedIdentity auth requests (its resource)."},
+	{CodeUpstreamUnauthenticated, http.StatusUnauthorized, "The upstream call carries neither a signature nor a bearer token, and the endpoints have no AccessKey (Microsoft Entra ID).", "Set the upstream's auth to ManagedIdentity and UPSTREAM_TOKEN_ISSUER/UPSTREAM_TOKEN_AUDIENCE; UPSTREAM_ALLOW_UNSIGNED=true only for local development."},
+	{CodeUpstreamUnknownHub, http.StatusNotFound, "The upstream call is for a hub this handler does not serve.", "Restrict the upstream setting's hub pattern to the hub in AzureSignalRHubName, or change that setting."},
+	{CodeUpstreamEventFailed, http.StatusBadGateway, "A connected or disconnected handler of the hub failed (the service only logs it).", "See the handler's log line with the same code."},
+	{CodeUpstreamNotConfigured, http.StatusServiceUnavailable, "The upstream has no validator to authenticate calls with.", "Report it: the handler always builds one."},
+
 	{CodeServiceUnauthorized, http.StatusBadGateway, "The service rejected the handler's token (401: a wrong or rotated AccessKey, or an Entra token for another resource), or no Microsoft Entra ID token could be obtained.", "With an AccessKey: copy the current key with `az signalr key list` into AzureSignalRConnectionString. With Microsoft Entra ID: check that the identity can get a token for https://signalr.azure.com (AuthType, ClientId, TenantId) and belongs to the service's tenant. Run `handler doctor`."},
 	{CodeServiceForbidden, http.StatusBadGateway, "The service refused the call (403): a missing role (Entra ID) or a network rule (private endpoint, ACL).", "Grant SignalR Service Owner to the identity, or allow the handler's network in the service's network ACLs."},
 	{CodeServiceNotFound, http.StatusBadGateway, "The service answered 404: a wrong endpoint URL, or a resource not in Serverless mode.", "Check Endpoint in the connection string and that the service mode is Serverless."},
@@ -205,6 +234,7 @@ var registry = []Info{
 	{CodeConfigDevUserIDInAzure, 0, "A dev-only setting that lets clients choose their user id is on while running in Azure.", "Remove DEV_ALLOW_CLIENT_USER_ID from the app settings."},
 	{CodeConfigIdentity, 0, "The identity settings are inconsistent.", "See the message; the README lists the identity settings."},
 	{CodeConfigEndpoints, 0, "The multiple-endpoint settings are inconsistent.", "See the message; the README lists the Azure__SignalR__Endpoints__ settings."},
+	{CodeConfigUpstreamUnsigned, 0, "UPSTREAM_ALLOW_UNSIGNED=true accepts unauthenticated upstream calls and is refused in Azure.", "Remove UPSTREAM_ALLOW_UNSIGNED; with Microsoft Entra ID set the upstream's auth to ManagedIdentity and UPSTREAM_TOKEN_ISSUER/UPSTREAM_TOKEN_AUDIENCE."},
 	{CodeConfigHostJSON, 0, "host.json is missing or does not describe this custom handler (version 2.0, customHandler.description.defaultExecutablePath, forwarding, routePrefix api).", "Restore host.json from the repository; `handler doctor` names the field at fault."},
 	{CodeConfigFunctionJSON, 0, "A function.json does not match the handler: extra bindings (which silently turn forwarding off), a missing http output, or a wrong trigger.", "Keep exactly one httpTrigger and one http output per function; `handler doctor` names the binding at fault."},
 	{CodeConfigExecutable, 0, "The executable named in host.json is missing, lacks its run bit, or is built for another OS or CPU.", "Run `make publish` (linux/amd64) before deploying, or `make handler` for `func start`; deploy with `func azure functionapp publish` to keep the run bit."},

@@ -50,6 +50,8 @@ const broadcastJSON = `{"bindings": [
 
 // writeApp writes a healthy Functions app into a new directory; files
 // overrides or adds files (content "" removes one).
+const upstreamJSON = `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"function","methods":["post"],"route":"upstream"},{"type":"http","direction":"out","name":"res"}]}`
+
 const healthJSON = `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["get"],"route":"health"},{"type":"http","direction":"out","name":"res"}]}`
 
 func writeApp(t *testing.T, files map[string]string) string {
@@ -60,6 +62,7 @@ func writeApp(t *testing.T, files map[string]string) string {
 		"negotiate/function.json": negotiateJSON,
 		"broadcast/function.json": broadcastJSON,
 		"health/function.json":    healthJSON,
+		"upstream/function.json":  upstreamJSON,
 		"handler":                 "#!/bin/sh\nexit 0\n",
 	}
 	for k, v := range files {

@@ -101,6 +101,14 @@ type Config struct {
 	// WebsiteInstanceID is set by App Service: its presence means "in Azure".
 	WebsiteInstanceID string `setting:"WEBSITE_INSTANCE_ID"`
 
+	// Upstream (upstream_config.go): the hub methods' timeout and how calls
+	// from endpoints without an AccessKey are authenticated.
+	UpstreamTimeout       time.Duration `setting:"UPSTREAM_TIMEOUT" default:"30s"`
+	UpstreamJWKSURL       string        `setting:"UPSTREAM_JWKS_URL" default:"https://login.microsoftonline.com/common/discovery/v2.0/keys"`
+	UpstreamTokenIssuer   string        `setting:"UPSTREAM_TOKEN_ISSUER"`
+	UpstreamTokenAudience []string      `setting:"UPSTREAM_TOKEN_AUDIENCE"`
+	UpstreamAllowUnsigned bool          `setting:"UPSTREAM_ALLOW_UNSIGNED" default:"false"`
+
 	// LocalHTTPPort is Host.LocalHttpPort of local.settings.json (read only
 	// from the file, outside the host): the port when neither
 	// FUNCTIONS_CUSTOMHANDLER_PORT nor FUNCTIONS_HTTPWORKER_PORT is set.
@@ -327,7 +335,7 @@ func (c Config) Validate() error {
 	if c.JWKSURL != "" && c.JWTSecret != "" {
 		return apperr.New(apperr.CodeConfigIdentity, "AUTH_JWKS_URL and AUTH_JWT_SECRET are both set; choose one way to verify bearer tokens", "")
 	}
-	return nil
+	return c.validateUpstream()
 }
 
 func parsePort(s string) (int, error) {

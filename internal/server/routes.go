@@ -37,6 +37,7 @@ func Functions() []Function {
 		{Name: "negotiate", Route: "negotiate", Methods: []string{"get", "post", "options"}, AuthLevel: "anonymous"},
 		{Name: "broadcast", Route: "broadcast", Methods: []string{"post"}, AuthLevel: "function", JSONBody: true, MaxBodyBytes: maxBroadcastBody},
 		{Name: "health", Route: "health", Methods: []string{"get"}, AuthLevel: "anonymous"},
+		{Name: "upstream", Route: "upstream", Methods: []string{"post"}, AuthLevel: "function"},
 	}
 }
 
@@ -60,6 +61,7 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 		"negotiate": http.HandlerFunc(s.handleNegotiate),
 		"broadcast": http.HandlerFunc(s.handleBroadcast),
 		"health":    http.HandlerFunc(s.handleHealth),
+		"upstream":  s.upstream,
 	}
 	// inFlight counts each function's requests for HANDLER_MAX_IN_FLIGHT
 	// (none: not bounded).

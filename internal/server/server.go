@@ -14,6 +14,7 @@ import (
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/identity"
+	"github.com/serverless-signalr/functions-go/signalr/serverless"
 )
 
 // Server is the handler's HTTP application. Create it with New; it is an
@@ -27,6 +28,10 @@ type Server struct {
 	hubs       map[string]string // lower-cased allowed hub -> hub as configured
 	defaultHub string            // lower-cased
 	handler    http.Handler
+	// upstream is the chat hub served at /api/upstream (upstream.go);
+	// upstreamIdentity checks its managed-identity tokens, when configured.
+	upstream         *serverless.Hub
+	upstreamIdentity *identity.Resolver
 	// negotiateInFlight and broadcastInFlight count requests per function:
 	// separate bulkheads, so broadcasts stuck on a sick service can never
 	// use up negotiate's share.
@@ -76,6 +81,10 @@ func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *cl
 		return nil, apperr.As(err)
 	}
 	s.identity = res
+	if s.upstream, err = s.newUpstream(); err != nil {
+		s.Close()
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	s.addRoutes(mux)
@@ -109,6 +118,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) Close() error {
 	if s.identity != nil {
 		s.identity.Close()
+	}
+	if s.upstreamIdentity != nil {
+		s.upstreamIdentity.Close()
 	}
 	if s.endpoints != nil {
 		s.endpoints.Close()
