@@ -21,6 +21,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/serverless-signalr/functions-go/internal/netutil"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 )
 
 const (
@@ -192,7 +194,7 @@ func newClient(cs *ConnectionString, cred azcore.TokenCredential, opts *ClientOp
 	if cred != nil {
 		c.entra = true
 		auth = runtime.NewBearerTokenPolicy(cred, []string{EntraScope}, &policy.BearerTokenOptions{
-			InsecureAllowCredentialWithHTTP: o.InsecureAllowCredentialWithHTTP || isLoopback(serverURL.Hostname()),
+			InsecureAllowCredentialWithHTTP: o.InsecureAllowCredentialWithHTTP || netutil.IsLoopback(serverURL.Hostname()),
 		})
 	} else {
 		if cs.AccessKey == "" {
@@ -239,14 +241,6 @@ func newServerName() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return host + "_" + hex.EncodeToString(b[:])
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // transporter returns the transport: the caller's (an *http.Client's
@@ -403,6 +397,6 @@ func (c *Client) responseError(k call, resp *http.Response) *ResponseError {
 	if !errors.As(runtime.NewResponseError(resp), &ae) {
 		ae = &azcore.ResponseError{StatusCode: resp.StatusCode, RawResponse: resp}
 	}
-	ae.ErrorCode = cleanText(ae.ErrorCode, 128)
+	ae.ErrorCode = textutil.Clean(ae.ErrorCode, 128)
 	return &ResponseError{ResponseError: ae, Message: msg, Endpoint: c.serverBase, Operation: k.op, send: k.send}
 }

@@ -1,16 +1,14 @@
 package signalr
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 )
 
 // maxErrorMessage bounds the service message kept in a [ResponseError].
@@ -213,15 +211,6 @@ func IsOutcomeUnknown(err error) bool {
 	return false
 }
 
-// isTimeout reports whether err is a deadline or a network timeout.
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
 // parseErrorBody extracts the code and message of the service's
 // ErrorDetail body {"code","message","target","details","inner"}. A body
 // that is not such JSON yields its text as the message. The message is
@@ -233,44 +222,12 @@ func parseErrorBody(body []byte) (code, message string) {
 	}
 	if err := json.Unmarshal(body, &d); err == nil {
 		if s, ok := d.Code.(string); ok {
-			code = cleanText(s, 128)
+			code = textutil.Clean(s, 128)
 		}
 		if s, ok := d.Message.(string); ok {
-			message = cleanText(s, maxErrorMessage)
+			message = textutil.Clean(s, maxErrorMessage)
 		}
 		return code, message
 	}
-	return "", cleanText(string(body), maxErrorMessage)
-}
-
-// cleanText makes untrusted text (a service's error message, a header) safe
-// to log and show: invalid UTF-8 and control characters become spaces, runs
-// of white space collapse, the ends are trimmed, and the result is cut to
-// at most max bytes on a rune boundary (the cut marked with "...").
-func cleanText(s string, max int) string {
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.IsSpace(r) {
-			space = true
-			continue
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-		if b.Len() > max {
-			break
-		}
-	}
-	out := b.String()
-	if len(out) <= max {
-		return out
-	}
-	cut := max - 3
-	for cut > 0 && !utf8.RuneStart(out[cut]) {
-		cut--
-	}
-	return out[:cut] + "..."
+	return "", textutil.Clean(string(body), maxErrorMessage)
 }

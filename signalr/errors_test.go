@@ -64,6 +64,8 @@ func TestEscapeDataString(t *testing.T) {
 		"%":             "%25",
 		"é":             "%C3%A9",
 		"\x00\xff":      "%00%FF",
+		// moved from the doctor, whose copy is gone
+		"a.b_c~d-e`f,g[h]/ i": "a.b_c~d-e%60f%2Cg%5Bh%5D%2F%20i",
 	}
 	for in, want := range cases {
 		if got := escapeDataString(in); got != want {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/serverless-signalr/functions-go/internal/netutil"
 )
 
 // Status codes retried per kind of operation (see the package's retry rule).
@@ -199,7 +200,7 @@ func (c *Client) classify(st *callState, timedOut bool, ts *tryState, resp *http
 		return verdict{skip: true, err: err}
 	case st.caller.Err() != nil:
 		kind := ConnectionCanceled
-		if isTimeout(st.caller.Err()) {
+		if netutil.IsTimeout(st.caller.Err()) {
 			kind = ConnectionTimeout
 		}
 		return verdict{skip: true, err: c.connError(st, kind, ts.wrote, errors.Join(st.caller.Err(), err))}
@@ -211,7 +212,7 @@ func (c *Client) classify(st *callState, timedOut bool, ts *tryState, resp *http
 	}
 	kind := ConnectionFailed
 	switch {
-	case timedOut || isTimeout(err):
+	case timedOut || netutil.IsTimeout(err):
 		kind = ConnectionTimeout
 	case ts.dialErr != nil, !ts.wrote:
 		kind = ConnectionUnreachable

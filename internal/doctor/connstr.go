@@ -15,6 +15,7 @@ type endpointConf struct {
 	name    string // "default" or the name in Azure__SignalR__Endpoints__<name>
 	setting string // the setting it was read from
 	cs      *signalr.ConnectionString
+	ec      server.EndpointConfig // builds the SDK client the handler would use
 	// skew is the clock skew measured from this endpoint in seconds
 	// (service minus local), valid when skewKnown.
 	skewKnown bool
@@ -69,7 +70,7 @@ func (r *runner) checkConnectionStrings() {
 		default:
 			r.add(finding(check, Pass, "", fmt.Sprintf("%s parses: endpoint %s, AccessKey set, Version %s", ep.Setting, cs.Endpoint.Redacted(), cs.Version), "", d))
 		}
-		r.endpoints = append(r.endpoints, endpointConf{name: ep.Name, setting: ep.Setting, cs: cs})
+		r.endpoints = append(r.endpoints, endpointConf{name: ep.Name, setting: ep.Setting, cs: cs, ec: ep})
 	}
 }
 

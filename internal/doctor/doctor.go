@@ -10,12 +10,11 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/server"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -184,21 +183,11 @@ func ParseClaims(s string) ([]signalr.Claim, error) {
 		t, v, ok := strings.Cut(part, "=")
 		t = strings.TrimSpace(t)
 		if !ok || t == "" {
-			return nil, fmt.Errorf("claim %q is not of the form type=value", truncate(part, 40))
+			return nil, fmt.Errorf("claim %q is not of the form type=value", textutil.Truncate(part, 40))
 		}
 		out = append(out, signalr.Claim{Type: t, Value: v})
 	}
 	return out, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) { // never cut a character in two
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // Main runs `handler doctor` with args (the arguments after "doctor"):

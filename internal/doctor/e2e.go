@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -78,7 +78,7 @@ func decodeNegotiate(contentType string, b []byte) (negotiateBody, string) {
 	var nb negotiateBody
 	mt, _, _ := mime.ParseMediaType(contentType)
 	if err := json.Unmarshal(b, &nb); err != nil {
-		start := cleanText(string(b), 40)
+		start := textutil.Clean(string(b), 40)
 		if start == "" {
 			return nb, fmt.Sprintf("the body is empty (Content-Type %q)", contentType)
 		}
@@ -167,7 +167,7 @@ func (r *runner) checkEndToEnd(ctx context.Context) {
 		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "POST "+target+" answered 200 but "+bad, "", d))
 		return
 	case len(nb.Error) > 0 && string(nb.Error) != "null":
-		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "negotiate answered 200 with an error field, which the client throws: "+cleanText(string(nb.Error), 200), "", d))
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "negotiate answered 200 with an error field, which the client throws: "+textutil.Clean(string(nb.Error), 200), "", d))
 		return
 	case nb.URL == "" && nb.ConnectionID != "":
 		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, "--url points at a SignalR server (the answer has connectionId), not at the handler's negotiate, which answers {url, accessToken}", "Pass the handler's base URL, e.g. http://localhost:7071/api.", d))
@@ -180,7 +180,7 @@ func (r *runner) checkEndToEnd(ctx context.Context) {
 	d["tokenLength"] = fmt.Sprint(len(nb.AccessToken))
 	svcURL, err := url.Parse(nb.URL)
 	if err != nil || (svcURL.Scheme != "http" && svcURL.Scheme != "https") || svcURL.Host == "" {
-		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("negotiate returned url %q, which is not an absolute http(s) URL", cleanText(nb.URL, 100)), "", d))
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("negotiate returned url %q, which is not an absolute http(s) URL", textutil.Clean(nb.URL, 100)), "", d))
 		return
 	}
 	ep := r.endpointFor(nb.URL)
@@ -349,7 +349,7 @@ func (r *runner) checkServiceNegotiate(ctx context.Context, svc *url.URL, token 
 	case bad != "":
 		r.add(finding(check, Fail, apperr.CodeServiceError, "the service's negotiate answered 200 but "+bad, "", d))
 	case nb.URL != "":
-		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("the service answered with another redirect (url %s): the url from the handler does not point at Azure SignalR Service", cleanText(nb.URL, 100)), "Check Endpoint/ClientEndpoint in the connection string.", d))
+		r.add(finding(check, Fail, apperr.CodeHandlerBadResponse, fmt.Sprintf("the service answered with another redirect (url %s): the url from the handler does not point at Azure SignalR Service", textutil.Clean(nb.URL, 100)), "Check Endpoint/ClientEndpoint in the connection string.", d))
 	case nb.ConnectionID == "" && nb.ConnectionToken == "":
 		r.add(finding(check, Fail, apperr.CodeServiceError, "the service's negotiate answered 200 without connectionId", "", d))
 	case len(nb.AvailableTransports) == 0:
@@ -412,7 +412,7 @@ func (r *runner) checkLivePreflight(ctx context.Context, target string) {
 		case strings.TrimSpace(ah) == "*":
 			problems = append(problems, "Access-Control-Allow-Headers * does not cover Authorization (browsers never apply the wildcard to it, nor to credentialed requests)")
 		case !headerListed(ah, "authorization"):
-			problems = append(problems, "Access-Control-Allow-Headers "+cleanText(ah, 100)+" lacks Authorization, which the client sends with accessTokenFactory")
+			problems = append(problems, "Access-Control-Allow-Headers "+textutil.Clean(ah, 100)+" lacks Authorization, which the client sends with accessTokenFactory")
 		}
 	}
 	if len(problems) > 0 {

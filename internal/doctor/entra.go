@@ -2,10 +2,9 @@ package doctor
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -13,8 +12,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/netutil"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -53,7 +53,7 @@ func (b *boundedCredential) GetToken(ctx context.Context, o policy.TokenRequestO
 		defer b.mu.Unlock()
 		if r.err != nil {
 			b.err = r.err
-			b.timedOut = b.timedOut || (ctx.Err() != nil && isTimeout(ctx.Err()))
+			b.timedOut = b.timedOut || (ctx.Err() != nil && netutil.IsTimeout(ctx.Err()))
 		} else {
 			b.got = true
 		}
@@ -154,7 +154,7 @@ func summarizeCredentialError(err error, secrets ...string) string {
 	var parts []string
 	seen := map[string]bool{}
 	addPart := func(p string) {
-		p = cleanText(p, 160)
+		p = textutil.Clean(p, 160)
 		if p != "" && !seen[p] {
 			seen[p] = true
 			parts = append(parts, p)
@@ -188,7 +188,7 @@ func summarizeCredentialError(err error, secrets ...string) string {
 			out = strings.ReplaceAll(out, s, "[redacted]")
 		}
 	}
-	return truncate(out, 600)
+	return textutil.Truncate(out, 600)
 }
 
 // checkEntraAuth replaces the AccessKey REST check for a Microsoft Entra ID
@@ -214,19 +214,10 @@ func (r *runner) checkEntraAuth(ctx context.Context, ep *endpointConf) {
 		}
 	}
 	bc := &boundedCredential{cred: cred}
-	o := &signalr.ClientOptions{
-		TLSConfig:   &tls.Config{RootCAs: r.opts.RootCAs},
-		RetryBudget: r.opts.Timeout,
-		Breaker:     signalr.BreakerOptions{Disabled: true},
-		Logger:      slog.New(slog.DiscardHandler),
-		Now:         r.opts.Now,
-	}
-	o.Retry.MaxRetries = -1 // one try
-	o.Retry.TryTimeout = r.opts.Timeout
-	o.Telemetry.ApplicationID = "handler-doctor"
-	client, err := signalr.NewClient(cs.ServerBase(), bc, o)
+	rec := &restRecorder{}
+	client, err := ep.ec.NewClient(r.clientOptions(rec), bc)
 	if err != nil {
-		r.add(finding(keyCheck, Fail, apperr.CodeInternal, "the REST client could not be built: "+cleanText(err.Error(), 200), "", d))
+		r.add(finding(keyCheck, Fail, apperr.CodeInternal, "the REST client could not be built: "+textutil.Clean(err.Error(), 200), "", d))
 		r.add(finding(authCheck, Skip, "", "skipped: no REST client", "", nil))
 		return
 	}
@@ -236,7 +227,7 @@ func (r *runner) checkEntraAuth(ctx context.Context, ep *endpointConf) {
 	key, kerr := client.GetAccessKey(kctx, nil)
 	kTimedOut := kctx.Err() != nil
 	cancel()
-	kd := copyMap(d)
+	kd := maps.Clone(d)
 	kd["url"] = client.Endpoint() + "api/v1/auth/accessKey"
 	if f, ok := r.credentialFailure(keyCheck, cs, kind, bc, kerr, kTimedOut, kd); ok {
 		r.add(f)
@@ -250,8 +241,8 @@ func (r *runner) checkEntraAuth(ctx context.Context, ep *endpointConf) {
 	_, rerr := client.ConnectionExists(rctx, hub, probeConnection, nil)
 	rTimedOut := rctx.Err() != nil
 	cancel()
-	ad := copyMap(d)
-	ad["url"] = client.Endpoint() + "api/hubs/" + escapeDataString(hub) + "/connections/" + probeConnection + "?api-version=" + signalr.APIVersion
+	ad := maps.Clone(d)
+	ad["url"], _ = rec.last()
 	restFinding, restOK := r.entraRESTFinding(authCheck, cs, kind, bc, rerr, rTimedOut, ad)
 
 	var re *signalr.ResponseError
@@ -287,7 +278,7 @@ func (r *runner) credentialFailure(check string, cs *signalr.ConnectionString, k
 	if !errors.As(err, &ce) || (ce.Kind != signalr.ConnectionCredential && cerr == nil) {
 		return Finding{}, false
 	}
-	if credTimedOut || (timedOut && cerr != nil && isTimeout(cerr)) {
+	if credTimedOut || (timedOut && cerr != nil && netutil.IsTimeout(cerr)) {
 		d["timeout"] = r.opts.Timeout.String()
 		msg := fmt.Sprintf("the %s gave no Microsoft Entra ID token within %s (the timeout of each step; --timeout changes it)", kind, r.opts.Timeout)
 		if isManagedIdentity(cs) {
@@ -347,26 +338,26 @@ func (r *runner) entraResponseFinding(check, what string, err error, timedOut bo
 		return finding(check, Fail, apperr.CodeServiceTimeout, fmt.Sprintf("%s: no answer within %s (the timeout of each step; --timeout changes it)", what, r.opts.Timeout), "", d)
 	case errors.As(err, &ce):
 		_, msg := classifyNetErr(ce.Err, r.opts.Timeout)
-		return finding(check, Fail, apperr.FromSignalR(err).Code, what+": "+cleanText(msg, 300), "", d)
-	case timedOut || isTimeout(err):
+		return finding(check, Fail, apperr.FromSignalR(err).Code, what+": "+textutil.Clean(msg, 300), "", d)
+	case timedOut || netutil.IsTimeout(err):
 		return finding(check, Fail, apperr.CodeServiceTimeout, fmt.Sprintf("%s: no answer within %s", what, r.opts.Timeout), "", d)
 	}
-	return finding(check, Fail, apperr.FromSignalR(err).Code, what+": "+cleanText(err.Error(), 300), "", d)
+	return finding(check, Fail, apperr.FromSignalR(err).Code, what+": "+textutil.Clean(err.Error(), 300), "", d)
 }
 
 // responseSays returns "; the service says: …" from a REST error, or "".
 func responseSays(re *signalr.ResponseError) string {
 	var parts []string
 	if re.ErrorCode != "" {
-		parts = append(parts, cleanText(re.ErrorCode, 100))
+		parts = append(parts, textutil.Clean(re.ErrorCode, 100))
 	}
 	if re.RawResponse != nil {
 		if wa := re.RawResponse.Header.Get("WWW-Authenticate"); wa != "" {
-			parts = append(parts, cleanText(wa, 200))
+			parts = append(parts, textutil.Clean(wa, 200))
 		}
 	}
 	if re.Message != "" {
-		parts = append(parts, cleanText(re.Message, 200))
+		parts = append(parts, textutil.Clean(re.Message, 200))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -376,7 +367,7 @@ func responseSays(re *signalr.ResponseError) string {
 
 func addErrorCode(d map[string]string, re *signalr.ResponseError) {
 	if re.ErrorCode != "" {
-		d["errorCode"] = cleanText(re.ErrorCode, 100)
+		d["errorCode"] = textutil.Clean(re.ErrorCode, 100)
 	}
 }
 

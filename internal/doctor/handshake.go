@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/netutil"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 )
 
 // handshakeRequest is the JSON hub protocol handshake @microsoft/signalr
@@ -132,7 +133,7 @@ func (r *runner) checkServiceHandshake(ctx context.Context, svc *url.URL, token 
 		r.add(finding(check, Fail, v.code, fmt.Sprintf("the service refused the client's handshake on %s: %q", shown, v.errText), "See the service's message; @microsoft/signalr reports it as \"Server returned handshake error\".", d))
 		return
 	case v.problem != "":
-		r.add(finding(check, Fail, v.code, fmt.Sprintf("the service answered the handshake with %q, %s", cleanText(string(reply), 100), v.problem), "", d))
+		r.add(finding(check, Fail, v.code, fmt.Sprintf("the service answered the handshake with %q, %s", textutil.Clean(string(reply), 100), v.problem), "", d))
 		return
 	}
 	r.add(finding(check, Pass, "", fmt.Sprintf("WebSocket to %s opened with the client token and the JSON hub protocol handshake was accepted ({})", shown), "", d))
@@ -167,7 +168,7 @@ func judgeHandshake(reply []byte) handshakeVerdict {
 	if json.Unmarshal(e, &text) != nil {
 		text = string(e)
 	}
-	v := handshakeVerdict{code: apperr.CodeServiceError, errText: cleanText(text, 300)}
+	v := handshakeVerdict{code: apperr.CodeServiceError, errText: textutil.Clean(text, 300)}
 	if v.errText == "" {
 		v.errText = "(unprintable error text)"
 	}
@@ -219,14 +220,14 @@ func readHandshakeReply(ctx context.Context, ws *websocket.Conn) ([]byte, error)
 // handshakeFailed explains an error while sending the handshake or waiting
 // for its answer.
 func (r *runner) handshakeFailed(check string, err error, d map[string]string) Finding {
-	if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+	if netutil.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
 		return finding(check, Fail, apperr.CodeServiceTimeout, fmt.Sprintf("the WebSocket opened, but the service did not answer the handshake within %s (the timeout of each step; --timeout changes it)", r.opts.Timeout), "", d)
 	}
 	if st := websocket.CloseStatus(err); st != -1 {
 		var ce websocket.CloseError
 		reason := ""
 		if errors.As(err, &ce) && ce.Reason != "" {
-			reason = " (" + cleanText(ce.Reason, 200) + ")"
+			reason = " (" + textutil.Clean(ce.Reason, 200) + ")"
 		}
 		d["closeStatus"] = fmt.Sprint(int(st))
 		return finding(check, Fail, apperr.CodeServiceError, fmt.Sprintf("the service closed the WebSocket with status %d%s before answering the handshake", int(st), reason), "", d)
@@ -234,7 +235,7 @@ func (r *runner) handshakeFailed(check string, err error, d map[string]string) F
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return finding(check, Fail, apperr.CodeServiceError, "the service dropped the WebSocket before answering the handshake", "", d)
 	}
-	return finding(check, Fail, apperr.CodeServiceError, "the handshake failed: "+cleanText(err.Error(), 300), "", d)
+	return finding(check, Fail, apperr.CodeServiceError, "the handshake failed: "+textutil.Clean(err.Error(), 300), "", d)
 }
 
 // upgradeRefused explains a failed WebSocket dial: a refused upgrade with
@@ -249,7 +250,7 @@ func (r *runner) upgradeRefused(check, shown string, resp *http.Response, err er
 	res := &response{status: resp.StatusCode, header: resp.Header, body: body}
 	d["status"] = fmt.Sprint(resp.StatusCode)
 	says := serviceSays(res)
-	if text := cleanText(string(body), 200); text != "" && !json.Valid(body) {
+	if text := textutil.Clean(string(body), 200); text != "" && !json.Valid(body) {
 		if says == "" {
 			says = "; the service says: " + text
 		} else {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -15,16 +17,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/netutil"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
+	"github.com/serverless-signalr/functions-go/signalr"
 )
-
-// restAPIVersion is the data-plane REST API version the handler uses.
-const restAPIVersion = "2022-06-01"
 
 // probeConnection is the connection id of the authenticated existence
 // check: HEAD of a connection that does not exist changes nothing.
@@ -39,16 +42,6 @@ const (
 
 // certExpiryWarn warns about certificates that expire soon.
 const certExpiryWarn = 14 * 24 * time.Hour
-
-// isLoopback reports whether host is localhost or a loopback address.
-func isLoopback(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
 
 func hostPort(u *url.URL) string {
 	p := u.Port()
@@ -85,7 +78,7 @@ func (r *runner) probeHost(ctx context.Context, label string, u *url.URL) bool {
 	addr := hostPort(u)
 	d := map[string]string{"url": u.Redacted()}
 	if u.Scheme == "http" {
-		if isLoopback(host) {
+		if netutil.IsLoopback(host) {
 			r.add(finding("scheme "+label, Pass, "", "http on loopback ("+addr+"): the local emulator; no TLS needed", "", d))
 		} else {
 			r.add(finding("scheme "+label, Warn, apperr.CodeServiceTLS, "the endpoint uses http on "+host+", which is not loopback: access tokens travel in clear text", "Use https:// in Endpoint (Azure SignalR Service always offers it).", d))
@@ -102,7 +95,7 @@ func (r *runner) probeHost(ctx context.Context, label string, u *url.URL) bool {
 		if err != nil {
 			var de *net.DNSError
 			switch {
-			case isTimeout(err):
+			case netutil.IsTimeout(err):
 				r.add(finding("dns "+label, Fail, apperr.CodeServiceTimeout, fmt.Sprintf("resolving %s did not finish within %s", host, r.opts.Timeout), "Check the DNS servers of this machine (and, in Azure, the VNet's DNS for private endpoints).", d))
 			case errors.As(err, &de) && de.IsNotFound:
 				r.add(finding("dns "+label, Fail, apperr.CodeServiceUnreachable, fmt.Sprintf("host %s does not exist (NXDOMAIN): a typo in Endpoint, or the SignalR resource was deleted", host), "Copy the connection string again: az signalr key list -n NAME -g GROUP --query primaryConnectionString -o tsv.", d))
@@ -112,7 +105,7 @@ func (r *runner) probeHost(ctx context.Context, label string, u *url.URL) bool {
 			r.add(finding("endpoint "+label, Skip, "", "TCP, TLS and HTTP checks skipped: the host does not resolve", "", nil))
 			return false
 		}
-		d2 := copyMap(d)
+		d2 := maps.Clone(d)
 		d2["addresses"] = strings.Join(addrs, ",")
 		r.add(finding("dns "+label, Pass, "", fmt.Sprintf("%s resolves to %s", host, strings.Join(addrs, ", ")), "", d2))
 	}
@@ -171,7 +164,7 @@ func (r *runner) checkTLS(ctx context.Context, label, host, addr string, d map[s
 		r.add(finding("endpoint "+label, Skip, "", "HTTP checks skipped: no TLS session", "", nil))
 		return false
 	}
-	d = copyMap(d)
+	d = maps.Clone(d)
 	d["version"] = tls.VersionName(st.Version)
 	d["cipherSuite"] = tls.CipherSuiteName(st.CipherSuite)
 	ok := true
@@ -203,7 +196,7 @@ func (r *runner) checkTLS(ctx context.Context, label, host, addr string, d map[s
 		inter.AddCert(c)
 	}
 	now := r.now()
-	cd := copyMap(d)
+	cd := maps.Clone(d)
 	cd["subject"] = leaf.Subject.String()
 	cd["issuer"] = leaf.Issuer.String()
 	cd["notAfter"] = leaf.NotAfter.UTC().Format(time.RFC3339)
@@ -278,34 +271,6 @@ func (r *runner) do(ctx context.Context, req *http.Request) (*response, error) {
 	return &response{status: resp.StatusCode, header: resp.Header, body: body, received: r.now()}, nil
 }
 
-// restToken mints the server token of a REST call: HS256 with the
-// AccessKey, nameid, aud = the request URL on the audience base.
-func restToken(accessKey, aud string, now time.Time) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"nameid": "handler-doctor",
-		"aud":    aud,
-		"iat":    now.Unix(),
-		"nbf":    now.Unix(),
-		"exp":    now.Add(5 * time.Minute).Unix(),
-	})
-	return t.SignedString([]byte(accessKey))
-}
-
-// escapeDataString escapes s as .NET's Uri.EscapeDataString does: only
-// A-Z a-z 0-9 - . _ ~ stay as they are.
-func escapeDataString(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
 func (r *runner) checkREST(ctx context.Context, ep *endpointConf) {
 	label := ep.name
 	cs := ep.cs
@@ -348,33 +313,39 @@ func (r *runner) checkREST(ctx context.Context, ep *endpointConf) {
 		r.checkEntraAuth(ctx, ep)
 		return
 	}
-	// Authenticated existence check of a connection that does not exist.
-	hub := escapeDataString(strings.ToLower(r.cfg.HubName))
-	path := "api/hubs/" + hub + "/connections/" + probeConnection + "?api-version=" + restAPIVersion
-	aud := cs.AudienceBase() + path
-	target := base + path
-	ad := map[string]string{"url": target, "audience": aud}
-	token, err := restToken(cs.AccessKey, aud, r.now())
+	// Authenticated existence check of a connection that does not exist,
+	// made by the SDK client the handler uses (one try, no breaker).
+	rec := &restRecorder{}
+	client, err := ep.ec.NewClient(r.clientOptions(rec), nil)
 	if err != nil {
-		r.add(finding("auth "+label, Fail, apperr.CodeInternal, "the REST token could not be signed", "", ad))
+		r.add(finding("auth "+label, Fail, apperr.CodeInternal, "the REST client could not be built: "+textutil.Clean(err.Error(), 200), "", nil))
 		return
 	}
-	req, _ = http.NewRequest(http.MethodHead, target, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Asrs-User-Agent", "handler-doctor")
-	resp, err = r.do(ctx, req)
-	if err != nil {
-		code, msg := classifyNetErr(err, r.opts.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	_, err = client.ConnectionExists(cctx, strings.ToLower(r.cfg.HubName), probeConnection, nil)
+	cancel()
+	target, status := rec.last()
+	ad := map[string]string{"url": target, "audience": cs.AudienceBase() + strings.TrimPrefix(target, base)}
+	var re *signalr.ResponseError
+	var ce *signalr.ConnectionError
+	switch {
+	case err == nil:
+		r.add(finding("auth "+label, Pass, "", fmt.Sprintf("the service accepted the handler's token (HEAD connection existence check answered %d)", status), "", ad))
+		return
+	case errors.As(err, &ce):
+		code, msg := classifyNetErr(ce.Err, r.opts.Timeout)
 		r.add(finding("auth "+label, Fail, code, "HEAD "+target+": "+msg, "", ad))
 		return
+	case !errors.As(err, &re):
+		r.add(finding("auth "+label, Fail, apperr.FromSignalR(err).Code, "HEAD "+target+": "+textutil.Clean(err.Error(), 300), "", ad))
+		return
 	}
+	resp = responseOf(re)
 	if ec := resp.header.Get("x-ms-error-code"); ec != "" {
-		ad["errorCode"] = cleanText(ec, 100)
+		ad["errorCode"] = textutil.Clean(ec, 100)
 	}
 	svc := serviceSays(resp)
 	switch resp.status {
-	case http.StatusOK, http.StatusNotFound:
-		r.add(finding("auth "+label, Pass, "", fmt.Sprintf("the service accepted the handler's token (HEAD connection existence check answered %d)", resp.status), "", ad))
 	case http.StatusUnauthorized:
 		msg := "the service rejected the handler's token (401): wrong or rotated key (copy with az signalr key list; primary vs secondary)" + svc
 		if ep.skewKnown && math.Abs(ep.skew) > skewFail.Seconds() {
@@ -396,6 +367,61 @@ func (r *runner) checkREST(ctx context.Context, ep *endpointConf) {
 	}
 }
 
+// clientOptions are the options of the doctor's SDK clients: one try
+// bounded by the step timeout, no circuit breaker, the doctor's trusted
+// roots, and rec to see what was sent and answered.
+func (r *runner) clientOptions(rec *restRecorder) *signalr.ClientOptions {
+	o := &signalr.ClientOptions{
+		TLSConfig:   &tls.Config{RootCAs: r.opts.RootCAs},
+		RetryBudget: r.opts.Timeout,
+		Breaker:     signalr.BreakerOptions{Disabled: true},
+		Logger:      slog.New(slog.DiscardHandler),
+		Now:         r.opts.Now,
+		ServerName:  "handler-doctor",
+	}
+	o.Retry.MaxRetries = -1 // one try
+	o.Retry.TryTimeout = r.opts.Timeout
+	o.Telemetry.ApplicationID = "handler-doctor"
+	o.PerRetryPolicies = []policy.Policy{rec}
+	return o
+}
+
+// restRecorder is a per-try policy of the doctor's SDK clients that
+// remembers the URL of the last request and the status of its answer.
+type restRecorder struct {
+	mu     sync.Mutex
+	url    string
+	status int
+}
+
+// Do implements policy.Policy.
+func (p *restRecorder) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	p.mu.Lock()
+	p.url, p.status = req.Raw().URL.String(), 0
+	if resp != nil {
+		p.status = resp.StatusCode
+	}
+	p.mu.Unlock()
+	return resp, err
+}
+
+func (p *restRecorder) last() (string, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.url, p.status
+}
+
+// responseOf is the service's answer carried by an SDK error.
+func responseOf(re *signalr.ResponseError) *response {
+	out := &response{status: re.StatusCode, header: http.Header{}}
+	if raw := re.RawResponse; raw != nil {
+		out.header = raw.Header
+		out.body, _ = runtime.Payload(raw)
+	}
+	return out
+}
+
 // serviceSays returns "; the service says: …" from an error response's
 // x-ms-error-code, WWW-Authenticate and JSON body, or "".
 func serviceSays(resp *response) string { return says("the service", resp) }
@@ -406,10 +432,10 @@ func handlerSays(resp *response) string { return says("the handler", resp) }
 func says(who string, resp *response) string {
 	var parts []string
 	if ec := resp.header.Get("x-ms-error-code"); ec != "" {
-		parts = append(parts, cleanText(ec, 100))
+		parts = append(parts, textutil.Clean(ec, 100))
 	}
 	if wa := resp.header.Get("WWW-Authenticate"); wa != "" {
-		parts = append(parts, cleanText(wa, 200))
+		parts = append(parts, textutil.Clean(wa, 200))
 	}
 	var body struct {
 		Code    string `json:"code"`
@@ -425,24 +451,13 @@ func says(who string, resp *response) string {
 			m = body.Error.Message
 		}
 		if m != "" {
-			parts = append(parts, cleanText(m, 200))
+			parts = append(parts, textutil.Clean(m, 200))
 		}
 	}
 	if len(parts) == 0 {
 		return ""
 	}
 	return "; " + who + " says: " + strings.Join(parts, " — ")
-}
-
-// cleanText keeps printable characters of s, at most max bytes.
-func cleanText(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	return truncate(strings.TrimSpace(s), max)
 }
 
 // checkClock compares the service's Date header with this machine's clock.
@@ -484,7 +499,7 @@ func classifyNetErr(err error, timeout time.Duration) (string, string) {
 	var rhe tls.RecordHeaderError
 	var ce *tls.CertificateVerificationError
 	switch {
-	case isTimeout(err):
+	case netutil.IsTimeout(err):
 		return apperr.CodeServiceTimeout, fmt.Sprintf("no answer within %s (the timeout of each step; --timeout changes it)", timeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return apperr.CodeServiceUnreachable, "connection refused: nothing listens there (is the service or the emulator running?)"
@@ -501,20 +516,4 @@ func classifyNetErr(err error, timeout time.Duration) (string, string) {
 		return apperr.CodeServiceTLS, err.Error()
 	}
 	return apperr.CodeServiceUnreachable, err.Error()
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m)+4)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/identity"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -84,7 +85,7 @@ func (r *runner) checkTokenSize() {
 		r.add(finding(check, Fail, apperr.CodeInternal, "the token could not be generated: "+err.Error(), "", d))
 	default:
 		d["length"] = fmt.Sprint(len(tok))
-		msg := fmt.Sprintf("a token for user %q with %d claims is %d of %d characters", truncate(user, 40), len(claims), len(tok), signalr.MaxTokenLength)
+		msg := fmt.Sprintf("a token for user %q with %d claims is %d of %d characters", textutil.Truncate(user, 40), len(claims), len(tok), signalr.MaxTokenLength)
 		if len(dropped) > 0 {
 			msg += "; not copied (not in SIGNALR_CLAIM_TYPES): " + strings.Join(dropped, ", ")
 		}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/netutil"
 )
 
 // Defaults and bounds of [Config].
@@ -118,18 +118,10 @@ func checkJWKSURL(raw string) error {
 	if u.User != nil {
 		return configErr("the JWKS URL must not carry credentials")
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !netutil.IsLoopback(u.Hostname()) {
 		return configErr("the JWKS URL %q must use https (plain http is accepted only for loopback hosts)", u.Redacted())
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // jwksClient returns a copy of c (or a default client) whose transport caps

@@ -13,6 +13,7 @@ import (
 
 	"github.com/serverless-signalr/functions-go/customhandler"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -54,7 +55,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			s.fail(w, r, apperr.New(apperr.CodeBroadcastUnsupportedType, fmt.Sprintf("Content-Type %q is not JSON", truncate(ct, 64)), ""))
+			s.fail(w, r, apperr.New(apperr.CodeBroadcastUnsupportedType, fmt.Sprintf("Content-Type %q is not JSON", textutil.Truncate(ct, 64)), ""))
 			return
 		}
 	}
@@ -75,7 +76,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 	for _, it := range items {
 		for _, name := range it.Endpoints {
 			if s.endpoints.byName(name) == nil {
-				s.fail(w, r, apperr.New(apperr.CodeBroadcastInvalid, fmt.Sprintf("endpoint %q is not configured", truncate(name, 64)), ""))
+				s.fail(w, r, apperr.New(apperr.CodeBroadcastInvalid, fmt.Sprintf("endpoint %q is not configured", textutil.Truncate(name, 64)), ""))
 				return
 			}
 		}

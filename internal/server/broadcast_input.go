@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -215,7 +216,7 @@ func (it *outputItem) validateAction() *apperr.Error {
 	case "removeall":
 		it.route = "removeAll"
 	default:
-		return apperr.New(apperr.CodeBroadcastUnknownAction, fmt.Sprintf("action %q is unknown", truncate(it.Action, 32)), "")
+		return apperr.New(apperr.CodeBroadcastUnknownAction, fmt.Sprintf("action %q is unknown", textutil.Truncate(it.Action, 32)), "")
 	}
 	if it.Target != "" {
 		return apperr.New(apperr.CodeBroadcastInvalid, "an item has both action and target; send the message and the group action as two items", "")

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 )
 
 // webFS holds the development chat page: index.html (styles inline) and
@@ -48,7 +49,7 @@ func chatPageFrom(bundlePath string) http.Handler {
 			files.ServeHTTP(w, r)
 		default:
 			apperr.Write(w, apperr.New(apperr.CodeRouteNotFound,
-				"the chat page has no file "+truncate(r.URL.Path, 64),
+				"the chat page has no file "+textutil.Truncate(r.URL.Path, 64),
 				"Open /chat/ (the page loads /chat/chat.js and /chat/signalr.min.js itself)."))
 		}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/identity"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -98,7 +99,7 @@ func (s *Server) pickHub(r *http.Request) (string, error) {
 		return def, nil
 	}
 	if err := validateHub(h); err != nil {
-		return "", apperr.New(apperr.CodeNegotiateInvalidHub, fmt.Sprintf("hub %q is not a valid hub name", truncate(h, 64)), "")
+		return "", apperr.New(apperr.CodeNegotiateInvalidHub, fmt.Sprintf("hub %q is not a valid hub name", textutil.Truncate(h, 64)), "")
 	}
 	k := strings.ToLower(h)
 	if _, ok := s.hubs[k]; !ok {
@@ -146,11 +147,4 @@ func tokenError(err error) error {
 		return apperr.Wrap(err, apperr.CodeNegotiateInvalidClaim, ce.Error())
 	}
 	return apperr.Wrap(err, apperr.CodeInternal, "the client access token could not be generated")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
