@@ -2,6 +2,7 @@ package signalr
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -74,6 +75,11 @@ type ClientOptions struct {
 	// ServerName is the nameid claim of server tokens; default
 	// "{hostname}_{32 random hex digits}".
 	ServerName string
+	// Application, when set, is the application name every call passes as
+	// the application query parameter (the service then addresses hub
+	// "{application}_{hub}"); the newest operations can override it per
+	// call. It must match the hub-name pattern (see client_newest.go).
+	Application string
 }
 
 // Defaults that differ from azcore's: a broadcast should not wait 800ms
@@ -103,6 +109,7 @@ type Client struct {
 	keys       *keyCache // Entra ID mode
 	retry      policy.RetryOptions
 	budget     time.Duration
+	app        string // ClientOptions.Application
 }
 
 // NewClient returns a client for the service at endpoint (for example
@@ -184,6 +191,12 @@ func newClient(cs *ConnectionString, cred azcore.TokenCredential, opts *ClientOp
 		userAgent:  ua,
 		retry:      r,
 		budget:     o.RetryBudget,
+	}
+	if o.Application != "" {
+		if err := ValidateHubName(o.Application); err != nil {
+			return nil, &ArgumentError{Name: ArgApplication, Reason: "is not a valid application name", Err: err}
+		}
+		c.app = o.Application
 	}
 	serverURL, err := url.Parse(c.serverBase)
 	if err != nil {
@@ -340,14 +353,16 @@ func (p keyPolicy) Do(req *policy.Request) (*http.Response, error) {
 // An operation that sends a message sets send, which forbids retries that
 // could deliver it twice.
 type call struct {
-	op         string     // the method name, e.g. "SendToAll", for errors and logs
-	method     string     // HTTP method
-	path       string     // after "api/", already escaped
-	apiVersion string     // "" for none; part of the token audience
-	query      url.Values // extra query, not part of aud
-	body       []byte     // JSON or nil
-	send       bool       // a non-idempotent send (see the retry rule)
-	ok         []int      // success statuses
+	op         string        // the method name, e.g. "SendToAll", for errors and logs
+	method     string        // HTTP method
+	path       string        // after "api/", already escaped
+	apiVersion string        // "" for none; part of the token audience
+	query      url.Values    // extra query, not part of aud
+	body       []byte        // JSON or nil
+	send       bool          // a non-idempotent send (see the retry rule)
+	ok         []int         // success statuses
+	app        string        // application, validated; "" means the client's
+	timeout    time.Duration // per-try timeout when > 0 (an :invoke waits for a client)
 }
 
 // do runs k through the pipeline. It returns the response when its status
@@ -357,7 +372,14 @@ type call struct {
 func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	aud := c.audBase + "api/" + k.path
 	u := c.serverBase + "api/" + k.path
-	if k.apiVersion != "" {
+	if app := cmp.Or(k.app, c.app); app != "" && k.apiVersion != "" {
+		// As the .NET SDK signs it: "?application=…&api-version=…".
+		aud += "?application=" + url.QueryEscape(app) + "&api-version=" + k.apiVersion
+		u += "?application=" + url.QueryEscape(app) + "&api-version=" + k.apiVersion
+		if len(k.query) > 0 {
+			u += "&" + k.query.Encode()
+		}
+	} else if k.apiVersion != "" {
 		aud += "?api-version=" + k.apiVersion
 		u += "?api-version=" + k.apiVersion
 		if len(k.query) > 0 {
@@ -370,7 +392,7 @@ func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	if err != nil {
 		return nil, &ArgumentError{Name: "request URL", Reason: "cannot be built", Err: err}
 	}
-	req.SetOperationValue(opInfo{name: k.op, send: k.send, audience: aud})
+	req.SetOperationValue(opInfo{name: k.op, send: k.send, audience: aud, timeout: k.timeout})
 	h := req.Raw().Header
 	h.Set("User-Agent", c.userAgent)
 	h.Set("Asrs-User-Agent", c.userAgent)

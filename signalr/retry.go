@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/serverless-signalr/functions-go/internal/netutil"
@@ -23,9 +24,10 @@ var (
 
 // opInfo travels with each request as an azcore operation value.
 type opInfo struct {
-	name     string // client method, e.g. "SendToAll"
-	send     bool   // POST …/:send: never retried once it may have been acted on
-	audience string // aud of the server token
+	name     string        // client method, e.g. "SendToAll"
+	send     bool          // POST …/:send: never retried once it may have been acted on
+	audience string        // aud of the server token
+	timeout  time.Duration // per-try timeout override (see call.timeout)
 }
 
 // callState is shared by the tries of one call.
@@ -89,9 +91,13 @@ func (c *Client) callPolicy(req *policy.Request) (*http.Response, error) {
 	req.OperationValue(&op)
 	caller := req.Raw().Context()
 	st := &callState{caller: caller, op: op}
-	ctx, cancel := context.WithTimeout(context.WithValue(caller, callStateKey{}, st), c.budget)
+	budget, r := c.budget, c.retry
+	if op.timeout > 0 {
+		r.TryTimeout = op.timeout
+		budget = max(budget, op.timeout+r.MaxRetryDelay)
+	}
+	ctx, cancel := context.WithTimeout(context.WithValue(caller, callStateKey{}, st), budget)
 	defer cancel()
-	r := c.retry
 	r.StatusCodes = retryIdempotentStatus
 	if op.send {
 		r.StatusCodes = retrySendStatus
