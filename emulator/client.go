@@ -54,7 +54,18 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, user := newID(), p.user
-	if token := r.URL.Query().Get("id"); token != "" {
+	var stateful bool
+	var resumed *conn
+	token := r.URL.Query().Get("id")
+	if token != "" {
+		rc, status, code, msg := e.resumeTarget(token, key, p.user)
+		if status != 0 {
+			writeError(w, r, status, code, "id", msg)
+			return
+		}
+		resumed = rc
+	}
+	if token != "" && resumed == nil {
 		e.mu.Lock()
 		pc, status, code, msg := e.takePending(token, key, p.user)
 		e.mu.Unlock()
@@ -62,7 +73,7 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, status, code, "id", msg)
 			return
 		}
-		id, user = pc.id, pc.user
+		id, user, stateful = pc.id, pc.user, pc.stateful
 	}
 
 	// Add to the WaitGroup under the lock Close takes, so Close never waits
@@ -86,7 +97,11 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(readLimit)
-	e.serveConn(ws, id, key, user)
+	if resumed != nil {
+		e.resume(resumed, ws)
+		return
+	}
+	e.serveConn(ws, id, key, user, stateful, token)
 }
 
 // register adds c to its hub, replacing a connection with the same id. It
@@ -121,9 +136,10 @@ func (e *Emulator) unregister(c *conn) {
 	e.mu.Unlock()
 }
 
-// serveConn runs the handshake, registers the connection and reads until the
-// socket closes.
-func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
+// serveConn runs the handshake, registers the connection and serves it
+// until the socket closes (a stateful one then waits for its client, see
+// detach).
+func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string, stateful bool, token string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -145,19 +161,46 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 	// The handshake response goes first in the queue, and the connection is
 	// registered before the client can see it: a REST call made right after
 	// the client's handshake completes finds the connection.
-	c := newConn(id, key, user, wsSink{ws: ws, typ: proto.frameType()}, e.queueSize, e.log)
+	c := newConn(id, key, user, nil, e.queueSize, e.log)
 	c.proto = proto
+	if stateful {
+		c.stateful, c.token, c.replayLimit = true, token, e.replayLimit
+		e.mu.Lock()
+		e.resumable[token] = c
+		e.mu.Unlock()
+	}
 	c.queue <- handshakeOKMessage
 	if !e.register(c) {
 		_ = ws.Write(ctx, proto.frameType(), newClose("the emulator is shutting down", true).encode(proto))
 		_ = ws.Close(websocket.StatusGoingAway, "")
+		e.endConn(c)
 		return
 	}
-	e.log.Debug("emulator: client connected", "hub", key, "connectionId", id, "user", user, "protocol", proto.String())
+	e.log.Debug("emulator: client connected", "hub", key, "connectionId", id, "user", user, "protocol", proto.String(), "statefulReconnect", stateful)
+	e.runSocket(c, ws, rest, false)
+}
 
+// runSocket serves c on ws until the socket ends: the writer on its own
+// goroutine (first the replay when resumed), the reader on this one. Then
+// the connection ends, unless it is stateful and not closing: it then
+// waits for its client to reconnect.
+func (e *Emulator) runSocket(c *conn, ws *websocket.Conn, rest []byte, resumed bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The writer is not running: the sink can change.
+	c.out = wsSink{ws: ws, typ: c.proto.frameType()}
+	c.srMu.Lock()
+	c.ws = ws
+	c.srMu.Unlock()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
+		if resumed {
+			if err := c.replayUnacked(ctx); err != nil {
+				c.out.kill()
+				return
+			}
+		}
 		c.writeLoop(ctx, e.pingInterval, e.clientTimeout)
 	}()
 
@@ -166,9 +209,15 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string) {
 	cancel()
 	<-writerDone
 	ws.CloseNow()
-	c.markDone()
-	e.unregister(c)
-	e.log.Debug("emulator: client disconnected", "hub", key, "connectionId", id)
+	if c.stateful && e.detach(c) {
+		return
+	}
+	if c.stateful {
+		c.srMu.Lock()
+		c.setState(srEnded)
+		c.srMu.Unlock()
+	}
+	e.endConn(c)
 }
 
 // handshakeError is a handshake the emulator answers with {"error":…}.
@@ -218,6 +267,7 @@ func (e *Emulator) consume(c *conn, buf []byte) (rest []byte, ok bool) {
 		c.requestClose("invalid data from client: "+err.Error(), false, websocket.StatusPolicyViolation)
 		return nil, false
 	}
+	acks := false
 	for _, rec := range recs {
 		m, err := parseClientMessage(c.proto, rec)
 		if err != nil {
@@ -225,17 +275,34 @@ func (e *Emulator) consume(c *conn, buf []byte) (rest []byte, ok bool) {
 			return nil, false
 		}
 		switch m.Type {
-		case msgPing, msgAck, msgSequence:
-			// Keep-alive; stateful reconnect is not negotiated yet.
+		case msgPing:
+		case msgAck:
+			if c.stateful {
+				c.ack(m.SequenceID)
+			}
+		case msgSequence:
+			if c.stateful && !c.resetSequence(m.SequenceID) {
+				c.requestClose(fmt.Sprintf("invalid Sequence message: sequenceId %d is beyond the messages the emulator received", m.SequenceID), false, websocket.StatusPolicyViolation)
+				return nil, false
+			}
 		case msgClose:
 			c.requestClose("", false, websocket.StatusNormalClosure)
 			return nil, false
 		case msgInvocation, msgStreamInvocation, msgCompletion, msgCancelInvocation, msgStreamItem:
+			if c.stateful {
+				if !c.received() {
+					continue // resent after a reconnect, already handled
+				}
+				acks = true
+			}
 			e.onClientMessage(c, m)
 		default:
 			c.requestClose(fmt.Sprintf("unknown message type %d", m.Type), false, websocket.StatusPolicyViolation)
 			return nil, false
 		}
+	}
+	if acks {
+		c.enqueue(c.ackMessage())
 	}
 	if len(rest) > readLimit {
 		c.requestClose("record too large", false, websocket.StatusMessageTooBig)

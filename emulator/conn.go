@@ -85,27 +85,49 @@ type conn struct {
 	// invMu guards the server-to-client invocations awaiting a Completion.
 	invMu   sync.Mutex
 	waiters map[string]chan clientMessage
+
+	// Stateful reconnect (statefulreconnect.go); stateful and token are set
+	// before the connection is shared.
+	stateful    bool
+	token       string // the connection token a resume presents
+	replayLimit int
+	srMu        sync.Mutex // guards the fields below
+	srState     int
+	srChanged   chan struct{} // closed and replaced on every srState change
+	ws          *websocket.Conn
+	sentSeq     int64 // id of the last sequenced message written
+	replay      []replayItem
+	replayBytes int
+	recvSeq     int64 // highest id of a client message processed
+	recvNext    int64 // id of the next client message
 }
 
 func newConn(id, hubKey, user string, out sink, queueSize int, log *slog.Logger) *conn {
 	abortCtx, abort := context.WithCancel(context.Background())
 	return &conn{
-		abortCtx: abortCtx,
-		abort:    abort,
-		id:       id,
-		hub:      hubKey,
-		user:     user,
-		out:      out,
-		log:      log,
-		queue:    make(chan *outMessage, queueSize),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
+		abortCtx:  abortCtx,
+		abort:     abort,
+		id:        id,
+		hub:       hubKey,
+		user:      user,
+		out:       out,
+		log:       log,
+		queue:     make(chan *outMessage, queueSize),
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
+		srChanged: make(chan struct{}),
+		recvNext:  1,
 	}
 }
 
 // markDone records that the connection is over: invocations waiting for its
 // completions give up.
-func (c *conn) markDone() { c.doneOnce.Do(func() { close(c.done) }) }
+func (c *conn) markDone() {
+	c.doneOnce.Do(func() {
+		close(c.done)
+		c.abort()
+	})
+}
 
 // enqueue hands b to the writer without blocking. It reports false if the
 // connection is closing or its queue is full (which starts closing it).
@@ -179,7 +201,6 @@ func (c *conn) writeLoop(parent context.Context, pingInterval, clientTimeout tim
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer context.AfterFunc(c.abortCtx, cancel)()
-	defer c.abort()
 	var tick <-chan time.Time
 	if pingInterval > 0 {
 		ticker := time.NewTicker(pingInterval)
@@ -260,6 +281,16 @@ func (c *conn) finish(ctx context.Context) {
 	c.out.end(status)
 }
 
+// record returns the framed record of m for c, numbering it for replay on a
+// stateful connection.
+func (c *conn) record(m *outMessage) []byte {
+	b := m.encode(c.proto)
+	if c.stateful && m.sequenced() {
+		c.track(b)
+	}
+	return b
+}
+
 func (c *conn) write(ctx context.Context, b []byte) error {
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -271,7 +302,7 @@ func (c *conn) write(ctx context.Context, b []byte) error {
 // records per unit are allowed.
 func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 	if len(c.queue) == 0 {
-		return c.write(ctx, first.encode(c.proto))
+		return c.write(ctx, c.record(first))
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -282,7 +313,7 @@ func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 	n := 0
 	m := first
 	for {
-		b := m.encode(c.proto)
+		b := c.record(m)
 		if _, err := w.Write(b); err != nil {
 			return err
 		}

@@ -65,6 +65,15 @@ type Options struct {
 	// long-polling client with no poll outstanding for twice this long is
 	// considered gone.
 	PollTimeout time.Duration
+	// ReconnectWindow is how long a stateful-reconnect connection whose
+	// WebSocket dropped is kept for its client; DefaultReconnectWindow
+	// (15 s) when zero.
+	ReconnectWindow time.Duration
+	// StatefulReconnectBufferSize bounds the bytes of unacknowledged
+	// messages kept per stateful-reconnect connection for replay;
+	// DefaultStatefulReconnectBufferSize (100,000) when zero. See
+	// statefulreconnect.go for what happens past it.
+	StatefulReconnectBufferSize int
 	// ServiceMode is ServiceModeServerless (when empty) or
 	// ServiceModeDefault, which emulates a service in Default mode with no
 	// app server connected: negotiate and REST work, but every client
@@ -81,16 +90,18 @@ type Options struct {
 // Options.ServiceMode, in Default mode without app servers). It is an
 // http.Handler; create it with New and stop it with Close.
 type Emulator struct {
-	key           []byte
-	accessKey     string
-	log           *slog.Logger
-	pingInterval  time.Duration
-	clientTimeout time.Duration
-	queueSize     int
-	maxBody       int64
-	now           func() time.Time
-	pollTimeout   time.Duration
-	serviceMode   string
+	key             []byte
+	accessKey       string
+	log             *slog.Logger
+	pingInterval    time.Duration
+	clientTimeout   time.Duration
+	queueSize       int
+	reconnectWindow time.Duration
+	replayLimit     int
+	maxBody         int64
+	now             func() time.Time
+	pollTimeout     time.Duration
+	serviceMode     string
 
 	invokeTimeout time.Duration // see invoke.go
 
@@ -100,6 +111,9 @@ type Emulator struct {
 	// httpConns holds the Server-Sent Events and long-polling connections
 	// by connection token.
 	httpConns map[string]*httpConn
+	// resumable holds the stateful-reconnect WebSocket connections by
+	// connection token.
+	resumable map[string]*conn
 	closed    bool
 	wg        sync.WaitGroup
 }
@@ -110,6 +124,8 @@ type pendingConn struct {
 	user    string
 	id      string
 	expires time.Time
+	// stateful: the client asked for stateful reconnect (WebSockets only).
+	stateful bool
 }
 
 // New returns an Emulator configured by opts. It panics when
@@ -120,18 +136,21 @@ func New(opts Options) *Emulator {
 		panic("emulator.New: " + err.Error())
 	}
 	e := &Emulator{
-		serviceMode:   mode,
-		accessKey:     opts.AccessKey,
-		log:           opts.Logger,
-		pingInterval:  opts.PingInterval,
-		clientTimeout: opts.ClientTimeout,
-		queueSize:     opts.QueueSize,
-		maxBody:       opts.MaxBodyBytes,
-		now:           opts.Now,
-		pollTimeout:   opts.PollTimeout,
-		hubs:          map[string]*hub{},
-		pending:       map[string]pendingConn{},
-		httpConns:     map[string]*httpConn{},
+		serviceMode:     mode,
+		accessKey:       opts.AccessKey,
+		log:             opts.Logger,
+		pingInterval:    opts.PingInterval,
+		clientTimeout:   opts.ClientTimeout,
+		reconnectWindow: opts.ReconnectWindow,
+		replayLimit:     opts.StatefulReconnectBufferSize,
+		resumable:       map[string]*conn{},
+		queueSize:       opts.QueueSize,
+		maxBody:         opts.MaxBodyBytes,
+		now:             opts.Now,
+		pollTimeout:     opts.PollTimeout,
+		hubs:            map[string]*hub{},
+		pending:         map[string]pendingConn{},
+		httpConns:       map[string]*httpConn{},
 	}
 	e.invokeTimeout = opts.InvokeTimeout
 	if e.accessKey == "" {
@@ -149,6 +168,12 @@ func New(opts Options) *Emulator {
 		e.clientTimeout = DefaultClientTimeout
 	case e.clientTimeout < 0:
 		e.clientTimeout = 0
+	}
+	if e.reconnectWindow <= 0 {
+		e.reconnectWindow = DefaultReconnectWindow
+	}
+	if e.replayLimit <= 0 {
+		e.replayLimit = DefaultStatefulReconnectBufferSize
 	}
 	if e.queueSize <= 0 {
 		e.queueSize = DefaultQueueSize
@@ -342,7 +367,9 @@ func (e *Emulator) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := e.now()
-	pc := pendingConn{hub: key, user: p.user, id: newID(), expires: now.Add(negotiateTTL)}
+	// Stateful reconnect needs the connection token (version 1).
+	stateful := version > 0 && r.URL.Query().Get("useStatefulReconnect") == "true"
+	pc := pendingConn{hub: key, user: p.user, id: newID(), expires: now.Add(negotiateTTL), stateful: stateful}
 	// Version 0 has no separate token: the transports present the
 	// connection id (ASP.NET Core, which Microsoft's emulator runs on).
 	token := pc.id
@@ -371,6 +398,7 @@ func (e *Emulator) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 	if version > 0 {
 		resp.ConnectionToken = token
 	}
+	resp.UseStatefulReconnect = stateful
 	writeJSON(w, resp)
 }
 

@@ -57,6 +57,17 @@ func (m *outMessage) preset(p protocol, b []byte) *outMessage {
 	return m
 }
 
+// sequenced reports whether m is numbered for stateful reconnect (the
+// message types the JS client's MessageBuffer counts: not Ping, Close, Ack,
+// Sequence, nor the handshake response).
+func (m *outMessage) sequenced() bool {
+	switch m.typ {
+	case msgInvocation, msgStreamItem, msgCompletion, msgStreamInvocation, msgCancelInvocation:
+		return true
+	}
+	return false
+}
+
 // rawMessage is a record sent as is, identical in every protocol (the
 // handshake response, which is JSON text in both).
 func rawMessage(b []byte) *outMessage {

@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	keepalive := fs.Duration("keepalive", emulator.DefaultPingInterval, "interval of server pings on WebSockets and Server-Sent Events; longer than the client's server timeout (30 s by default) reproduces a keep-alive mistake")
 	clientTimeout := fs.Duration("client-timeout", emulator.DefaultClientTimeout, "close a WebSocket or Server-Sent Events client that sent nothing (not even a ping) for this long (the service's 30 s); 0 never does")
+	reconnectWindow := fs.Duration("reconnect-window", emulator.DefaultReconnectWindow, "how long a stateful-reconnect connection whose WebSocket dropped waits for its client")
 	modeFlag := fs.String("mode", emulator.ServiceModeServerless, "service mode: serverless, or default (Default mode with no app server connected: every client handshake is refused, to reproduce that misconfiguration)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,6 +58,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *clientTimeout < 0 {
 		return fmt.Errorf("invalid -client-timeout %v: use a duration such as 30s, or 0 to never time clients out", *clientTimeout)
 	}
+	if *reconnectWindow <= 0 {
+		return fmt.Errorf("invalid -reconnect-window %v: use a positive duration such as 15s", *reconnectWindow)
+	}
 	ct := *clientTimeout
 	if ct == 0 {
 		ct = -1 // Options: negative means never
@@ -71,7 +75,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log, ServiceMode: mode, PingInterval: *keepalive, ClientTimeout: ct})
+	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log, ServiceMode: mode, PingInterval: *keepalive, ClientTimeout: ct, ReconnectWindow: *reconnectWindow})
 	srv := &http.Server{
 		Handler:           em,
 		ReadHeaderTimeout: 10 * time.Second,

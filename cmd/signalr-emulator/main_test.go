@@ -68,7 +68,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"extra"}, &out); err == nil {
 		t.Fatal("want error for extra args")
 	}
-	for _, bad := range [][]string{{"-keepalive", "0s"}, {"-client-timeout", "-1s"}, {"-keepalive", "soon"}} {
+	for _, bad := range [][]string{{"-keepalive", "0s"}, {"-client-timeout", "-1s"}, {"-keepalive", "soon"}, {"-reconnect-window", "0s"}} {
 		if err := run(context.Background(), bad, &out); err == nil {
 			t.Fatalf("%v: want an error", bad)
 		}
