@@ -14,10 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/serverless-signalr/functions-go/customhandler"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
+	"golang.org/x/sync/semaphore"
 )
 
 // defaultMaxBody bounds the body of a function that declares no
@@ -39,7 +39,7 @@ func (s *Server) checkBody(f Function, next http.Handler) http.Handler {
 			return
 		}
 		if f.JSONBody && !isJSONContentType(r.Header.Get("Content-Type")) {
-			s.fail(w, r, apperr.New(apperr.CodeUnsupportedMediaType, fmt.Sprintf("%s needs Content-Type application/json, got %q", f.Name, truncate(r.Header.Get("Content-Type"), 64)), ""))
+			s.fail(w, r, apperr.New(apperr.CodeUnsupportedMediaType, fmt.Sprintf("%s needs Content-Type application/json, got %q", f.Name, textutil.Truncate(r.Header.Get("Content-Type"), 64)), ""))
 			return
 		}
 		next.ServeHTTP(w, r)
