@@ -13,15 +13,20 @@ all: build
 ## build: the handler (./handler, what host.json runs) and the emulator (bin/signalr-emulator)
 build: handler emulator
 
+# The version and commit `handler version` prints.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION_LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 handler:
-	$(GO) build -trimpath -o handler ./cmd/handler
+	$(GO) build -trimpath -ldflags="$(VERSION_LDFLAGS)" -o handler ./cmd/handler
 
 emulator:
 	$(GO) build -trimpath -o bin/signalr-emulator ./cmd/signalr-emulator
 
 ## publish: a static linux/amd64 handler for `func azure functionapp publish`
 publish:
-	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o handler ./cmd/handler
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w $(VERSION_LDFLAGS)" -o handler ./cmd/handler
 
 ## test: vet, unit and integration tests, short fuzzing, end-to-end tests with the real JS client
 test: deps build vet test-go fuzz e2e
@@ -68,9 +73,9 @@ dev: build
 	@scripts/install-deps.sh --no-browser
 	@scripts/dev.sh
 
-## azurite: local storage for `func start` (needed only for non-HTTP triggers)
+## azurite: local storage for `func start` (needed only for non-HTTP triggers), data in .azurite/, no telemetry
 azurite:
-	npx --yes azurite@3 --silent --location .azurite --skipApiVersionCheck
+	npx --yes azurite@3 --silent --location "$(CURDIR)/.azurite" --skipApiVersionCheck --disableTelemetry
 
 ## doctor: diagnose settings, app layout, endpoints, token size, CORS
 doctor: handler

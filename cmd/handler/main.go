@@ -34,8 +34,15 @@ func main() {
 // (server.Load), and from local.settings.json in the working directory when
 // no Functions host started the handler.
 func run(ctx context.Context, args []string, env server.Env, stdout, stderr io.Writer) error {
-	if len(args) > 1 && args[1] == "doctor" {
-		return runDoctor(ctx, args[2:], env, stdout, stderr)
+	if len(args) > 1 {
+		switch {
+		case args[1] == "doctor":
+			return runDoctor(ctx, args[2:], env, stdout, stderr)
+		case isHelp(args[1]):
+			return usage(ctx, env, stdout)
+		case isVersion(args[1]):
+			return printVersion(stdout)
+		}
 	}
 	err := server.Run(ctx, env, ".", stdout, stderr)
 	if apperr.Code(err) != apperr.CodeInternal && err != nil {
