@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -60,5 +61,62 @@ func TestLoggerLevel(t *testing.T) {
 	log.Warn("kept")
 	if stdout.Len() != 0 || !strings.Contains(stderr.String(), `"msg":"kept"`) {
 		t.Errorf("stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+}
+
+// TestClientErrorsLoggedOnceAtInfo: a client mistake is one info record on
+// stdout with its code, status, method and route, the same code the client
+// got, and never the body or a credential.
+func TestClientErrorsLoggedOnceAtInfo(t *testing.T) {
+	t.Parallel()
+	cs, _, _ := startEmulator(t)
+	cfg, err := server.Load(map[string]string{"AzureSignalRConnectionString": cs, "AUTH_JWT_SECRET": strings.Repeat("s", 40)}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr testutil.SyncBuffer
+	s, err := server.New(cfg, server.NewLogger(&stdout, &stderr, "info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := httptest.NewServer(s)
+	defer h.Close()
+
+	const secretBody = `{"target":"t","arguments":["body-marker-7f3a"],`
+	const token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.token-marker-9c2e"
+	status, _, _ := do(t, "POST", h.URL+"/api/broadcast", secretBody, map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token})
+	if status != 400 {
+		t.Fatalf("broadcast = %d", status)
+	}
+	status, _, _ = do(t, "POST", h.URL+"/api/negotiate", "", map[string]string{"Authorization": "Bearer " + token})
+	if status != 401 {
+		t.Fatalf("negotiate = %d", status)
+	}
+
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if rec["msg"] == "request failed" {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) != 2 {
+		t.Fatalf("want one record per failed request, got %d:\n%s", len(recs), stdout.String())
+	}
+	want := []struct{ code, route string }{{"broadcast.invalid_json", "/api/broadcast"}, {"auth.malformed_token", "/api/negotiate"}}
+	for i, rec := range recs {
+		if rec["level"] != "INFO" || rec["code"] != want[i].code || rec["route"] != want[i].route || rec["method"] != "POST" || rec["status"] == nil {
+			t.Errorf("record %d = %v, want INFO %s %s with status", i, rec, want[i].code, want[i].route)
+		}
+	}
+	all := stdout.String() + stderr.String()
+	for _, secret := range []string{"body-marker-7f3a", "token-marker-9c2e", token} {
+		if strings.Contains(all, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, all)
+		}
 	}
 }

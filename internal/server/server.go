@@ -170,16 +170,20 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 }
 
 // fail writes err as the JSON error body and logs it with the same code:
-// client mistakes at debug, service trouble at warn, internal errors at error.
+// client mistakes at info, service trouble at warn, internal errors at error.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := apperr.As(err)
 	status := apperr.Write(w, e)
 	s.logFailure(r, e, status)
 }
 
-// logFailure logs a client-facing error with its code.
+// logFailure logs a client-facing error once, with its code: a client
+// mistake (4xx) at info with code, status, method and route (an operator
+// sees why a page's broadcast fails; never the body, and no cause, which
+// may quote what the client sent), service trouble at warn, internal
+// errors at error.
 func (s *Server) logFailure(r *http.Request, e *apperr.Error, status int) {
-	level := slog.LevelDebug
+	level := slog.LevelInfo
 	switch {
 	case status >= 500 && e.Code == apperr.CodeInternal:
 		level = slog.LevelError
@@ -187,8 +191,8 @@ func (s *Server) logFailure(r *http.Request, e *apperr.Error, status int) {
 		level = slog.LevelWarn
 	}
 	if s.log.Enabled(r.Context(), level) {
-		attrs := []any{"code", e.Code, "status", status, "path", r.URL.Path, "message", e.Message}
-		if e.Err != nil {
+		attrs := []any{"code", e.Code, "status", status, "method", r.Method, "route", r.URL.Path, "message", e.Message}
+		if e.Err != nil && status >= 500 {
 			attrs = append(attrs, "cause", e.Err.Error())
 		}
 		s.log.Log(r.Context(), level, "request failed", attrs...)
