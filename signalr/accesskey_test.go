@@ -14,58 +14,35 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
-// fakeCred is an Entra ID credential that hands out numbered tokens.
-type fakeCred struct {
-	calls  atomic.Int32
-	scopes chan []string
-	fail   error
+// newCred returns the fake Entra ID credential of these tests: tokens
+// entra-token-1, entra-token-2, …
+func newCred() *testutil.Credential {
+	return &testutil.Credential{Token: "entra-token", Numbered: true}
 }
 
-func (f *fakeCred) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	n := f.calls.Add(1)
-	select {
-	case f.scopes <- o.Scopes:
-	default:
-	}
-	if f.fail != nil {
-		return azcore.AccessToken{}, f.fail
-	}
-	return azcore.AccessToken{Token: fmt.Sprintf("entra-token-%d", n), ExpiresOn: time.Now().Add(time.Hour)}, nil
+func entraClient(t *testing.T, serverURL string, cred azcore.TokenCredential, clock *testutil.Clock) *signalr.Client {
+	t.Helper()
+	return entraClientWith(t, serverURL, cred, clock, nil)
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func entraClient(t *testing.T, serverURL string, cred azcore.TokenCredential, clock *fakeClock) *signalr.Client {
+// entraClientWith is entraClient with a transport (nil: the network).
+func entraClientWith(t *testing.T, serverURL string, cred azcore.TokenCredential, clock *testutil.Clock, tr policy.Transporter) *signalr.Client {
 	t.Helper()
 	o := quietOptions()
 	o.Retry.MaxRetries = -1
 	o.Now = clock.Now
+	o.Transport = tr
 	c, err := signalr.NewClient(serverURL, cred, o)
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +52,9 @@ func entraClient(t *testing.T, serverURL string, cred azcore.TokenCredential, cl
 
 func TestEntraBearerOnREST(t *testing.T) {
 	rec := newRecorder(t, statusSequence(202))
-	cred := &fakeCred{scopes: make(chan []string, 1)}
-	c := entraClient(t, rec.srv.URL, cred, &fakeClock{now: fixedNow})
-	if cred.calls.Load() != 0 {
+	cred := newCred()
+	c := entraClient(t, rec.srv.URL, cred, testutil.NewClock(fixedNow))
+	if cred.Calls() != 0 {
 		t.Fatal("NewClient asked for a token")
 	}
 	for range 2 {
@@ -85,7 +62,7 @@ func TestEntraBearerOnREST(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := <-cred.scopes; !slices.Equal(got, []string{"https://signalr.azure.com/.default"}) {
+	if got := cred.LastScopes(); !slices.Equal(got, []string{"https://signalr.azure.com/.default"}) {
 		t.Errorf("scopes = %q", got)
 	}
 	for _, r := range rec.requests() {
@@ -97,8 +74,8 @@ func TestEntraBearerOnREST(t *testing.T) {
 
 func TestEntraTokenFailure(t *testing.T) {
 	rec := newRecorder(t, statusSequence(202))
-	cred := &fakeCred{fail: errors.New("no identity here")}
-	c := entraClient(t, rec.srv.URL, cred, &fakeClock{now: fixedNow})
+	cred := &testutil.Credential{Err: errors.New("no identity here")}
+	c := entraClient(t, rec.srv.URL, cred, testutil.NewClock(fixedNow))
 	err := sendToAll(c)
 	var ce *signalr.ConnectionError
 	if !errors.As(err, &ce) || ce.Kind != signalr.ConnectionCredential {
@@ -129,26 +106,31 @@ type keyServer struct {
 	arrived chan int32
 }
 
-func newKeyServer(t *testing.T) (*keyServer, string) {
+func (ks *keyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/api/v1/auth/accessKey" || r.Header.Get("Authorization") != "Bearer entra-token-1" {
+		w.WriteHeader(400)
+		return
+	}
+	n := ks.calls.Add(1)
+	ks.arrived <- n
+	if ks.gate != nil {
+		<-ks.gate
+	}
+	if ks.failing.Load() {
+		w.WriteHeader(403)
+		return
+	}
+	fmt.Fprintf(w, `{"KeyId":"kid-%d","AccessKey":"key-%d"}`, n, n)
+}
+
+// keyClient returns a key server and an Entra ID client that reaches it
+// in memory, for tests inside a synctest bubble: synctest.Wait returns
+// once every background fetch has stored its outcome or is held at the
+// gate.
+func keyClient(t *testing.T, clock *testutil.Clock) (*keyServer, *signalr.Client) {
 	t.Helper()
 	ks := &keyServer{arrived: make(chan int32, 16)}
-	rec := newRecorder(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/auth/accessKey" || r.Header.Get("Authorization") != "Bearer entra-token-1" {
-			w.WriteHeader(400)
-			return
-		}
-		n := ks.calls.Add(1)
-		ks.arrived <- n
-		if ks.gate != nil {
-			<-ks.gate
-		}
-		if ks.failing.Load() {
-			w.WriteHeader(403)
-			return
-		}
-		fmt.Fprintf(w, `{"KeyId":"kid-%d","AccessKey":"key-%d"}`, n, n)
-	})
-	return ks, rec.srv.URL
+	return ks, entraClientWith(t, "http://127.0.0.1:1", newCred(), clock, testutil.HandlerTransport{H: ks})
 }
 
 func mustKey(t *testing.T, c *signalr.Client, want string) {
@@ -161,137 +143,115 @@ func mustKey(t *testing.T, c *signalr.Client, want string) {
 	}
 }
 
-func waitCalls(t *testing.T, ks *keyServer, want int32) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for ks.calls.Load() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("key endpoint called %d times, want %d", ks.calls.Load(), want)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// settle waits until a background fetch has stored its outcome.
-func settle(t *testing.T, c *signalr.Client, want string) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		k, err := c.AccessKey(t.Context())
-		if err == nil && k.Value == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("key never became %s (last %v, %v)", want, k, err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func TestEntraAccessKeyFirstCallerWaits(t *testing.T) {
-	ks, url := newKeyServer(t)
-	ks.gate = make(chan struct{})
-	clock := &fakeClock{now: fixedNow}
-	c := entraClient(t, url, &fakeCred{}, clock)
+	synctest.Test(t, func(t *testing.T) {
+		ks, c := keyClient(t, testutil.NewClock(fixedNow))
+		ks.gate = make(chan struct{})
 
-	got := make(chan error, 3)
-	for range 3 {
-		go func() {
-			k, err := c.AccessKey(context.Background())
-			if err == nil && k.Value != "key-1" {
-				err = fmt.Errorf("got %v", k)
-			}
-			got <- err
-		}()
-	}
-	<-ks.arrived
-	select {
-	case err := <-got:
-		t.Fatalf("a caller returned before the first fetch ended: %v", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	ks.gate <- struct{}{}
-	for range 3 {
-		if err := <-got; err != nil {
-			t.Fatal(err)
+		got := make(chan error, 3)
+		for range 3 {
+			go func() {
+				k, err := c.AccessKey(context.Background())
+				if err == nil && k.Value != "key-1" {
+					err = fmt.Errorf("got %v", k)
+				}
+				got <- err
+			}()
 		}
-	}
-	if n := ks.calls.Load(); n != 1 {
-		t.Errorf("%d fetches for 3 concurrent first callers, want 1", n)
-	}
+		<-ks.arrived
+		synctest.Wait() // every caller is waiting, the fetch is at the gate
+		if len(got) != 0 {
+			t.Fatalf("a caller returned before the first fetch ended: %v", <-got)
+		}
+		ks.gate <- struct{}{}
+		for range 3 {
+			if err := <-got; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := ks.calls.Load(); n != 1 {
+			t.Errorf("%d fetches for 3 concurrent first callers, want 1", n)
+		}
+	})
 }
 
 func TestEntraAccessKeyTimings(t *testing.T) {
-	ks, url := newKeyServer(t)
-	clock := &fakeClock{now: fixedNow}
-	c := entraClient(t, url, &fakeCred{}, clock)
-	mustKey(t, c, "key-1")
+	synctest.Test(t, func(t *testing.T) {
+		clock := testutil.NewClock(fixedNow)
+		ks, c := keyClient(t, clock)
+		mustKey(t, c, "key-1")
 
-	clock.Advance(54 * time.Minute)
-	mustKey(t, c, "key-1")
-	if n := ks.calls.Load(); n != 1 {
-		t.Fatalf("refreshed before 55 minutes (%d calls)", n)
-	}
+		clock.Advance(54 * time.Minute)
+		mustKey(t, c, "key-1")
+		if n := ks.calls.Load(); n != 1 {
+			t.Fatalf("refreshed before 55 minutes (%d calls)", n)
+		}
 
-	// At 55 minutes a refresh starts in the background; callers keep the
-	// cached key without waiting for it.
-	ks.gate = make(chan struct{})
-	clock.Advance(time.Minute)
-	start := time.Now()
-	mustKey(t, c, "key-1")
-	<-ks.arrived // the first fetch, long done
-	<-ks.arrived // the refresh, now held at the gate
-	mustKey(t, c, "key-1")
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Errorf("callers blocked %v during a refresh", d)
-	}
-	close(ks.gate)
-	settle(t, c, "key-2")
-	ks.gate = nil
+		// At 55 minutes a refresh starts in the background; callers keep
+		// the cached key without waiting for it.
+		ks.gate = make(chan struct{})
+		clock.Advance(time.Minute)
+		mustKey(t, c, "key-1")
+		<-ks.arrived // the first fetch, long done
+		<-ks.arrived // the refresh, now held at the gate
+		mustKey(t, c, "key-1")
+		synctest.Wait()
+		if n := ks.calls.Load(); n != 2 {
+			t.Fatalf("%d fetches while a refresh is held, want 2", n)
+		}
+		close(ks.gate)
+		synctest.Wait() // the refresh stored key-2
+		ks.gate = nil
+		mustKey(t, c, "key-2")
 
-	// A failed refresh: the old key stays in use, and no new fetch starts
-	// sooner than 5 minutes later.
-	ks.failing.Store(true)
-	clock.Advance(55 * time.Minute) // key-2 is 55 minutes old
-	mustKey(t, c, "key-2")
-	waitCalls(t, ks, 3)
-	time.Sleep(20 * time.Millisecond) // let the failure be recorded
-	clock.Advance(4 * time.Minute)
-	mustKey(t, c, "key-2")
-	time.Sleep(20 * time.Millisecond)
-	if n := ks.calls.Load(); n != 3 {
-		t.Fatalf("fetched again %d times within 5 minutes of a failure", n-3)
-	}
-	clock.Advance(time.Minute + time.Second)
-	mustKey(t, c, "key-2")
-	waitCalls(t, ks, 4)
-	time.Sleep(20 * time.Millisecond)
+		// A failed refresh: the old key stays in use, and no new fetch
+		// starts sooner than 5 minutes later.
+		ks.failing.Store(true)
+		clock.Advance(55 * time.Minute) // key-2 is 55 minutes old
+		mustKey(t, c, "key-2")
+		synctest.Wait() // the failure is recorded
+		if n := ks.calls.Load(); n != 3 {
+			t.Fatalf("%d fetches, want the failed refresh as the 3rd", n)
+		}
+		clock.Advance(4 * time.Minute)
+		mustKey(t, c, "key-2")
+		synctest.Wait()
+		if n := ks.calls.Load(); n != 3 {
+			t.Fatalf("fetched again %d times within 5 minutes of a failure", n-3)
+		}
+		clock.Advance(time.Minute + time.Second)
+		mustKey(t, c, "key-2")
+		synctest.Wait()
+		if n := ks.calls.Load(); n != 4 {
+			t.Fatalf("%d fetches, want a 4th attempt 5 minutes after the failure", n)
+		}
 
-	// 120 minutes after the last success the key is not used any more.
-	clock.Advance(60 * time.Minute) // key-2 is 120+ minutes old, last failure 60 minutes ago
-	_, err := c.AccessKey(t.Context())
-	if err == nil {
-		t.Fatal("an expired key was returned while the service refuses")
-	}
-	if outcome(err) != "status 403" {
-		t.Errorf("outcome = %q, want the fetch's status 403 (err %v)", outcome(err), err)
-	}
-	// Within 5 minutes of that failure, callers fail fast without a fetch.
-	before := ks.calls.Load()
-	if _, err := c.AccessKey(t.Context()); err == nil {
-		t.Fatal("want an error")
-	}
-	if ks.calls.Load() != before {
-		t.Error("fetched again within 5 minutes of a failure")
-	}
-	// Once the service answers again, the next caller after 5 minutes waits
-	// for the new key.
-	ks.failing.Store(false)
-	clock.Advance(5 * time.Minute)
-	k, err := c.AccessKey(t.Context())
-	if err != nil || k.Value != fmt.Sprintf("key-%d", ks.calls.Load()) {
-		t.Fatalf("AccessKey after recovery = %v, %v", k, err)
-	}
+		// 120 minutes after the last success the key is not used any more.
+		clock.Advance(60 * time.Minute) // key-2 is 120+ minutes old, last failure 60 minutes ago
+		_, err := c.AccessKey(t.Context())
+		if err == nil {
+			t.Fatal("an expired key was returned while the service refuses")
+		}
+		if outcome(err) != "status 403" {
+			t.Errorf("outcome = %q, want the fetch's status 403 (err %v)", outcome(err), err)
+		}
+		// Within 5 minutes of that failure, callers fail fast without a fetch.
+		before := ks.calls.Load()
+		if _, err := c.AccessKey(t.Context()); err == nil {
+			t.Fatal("want an error")
+		}
+		if ks.calls.Load() != before {
+			t.Error("fetched again within 5 minutes of a failure")
+		}
+		// Once the service answers again, the next caller after 5 minutes
+		// waits for the new key.
+		ks.failing.Store(false)
+		clock.Advance(5 * time.Minute)
+		k, err := c.AccessKey(t.Context())
+		if err != nil || k.Value != fmt.Sprintf("key-%d", ks.calls.Load()) {
+			t.Fatalf("AccessKey after recovery = %v, %v", k, err)
+		}
+	})
 }
 
 func TestNewCredentialMapping(t *testing.T) {
@@ -357,8 +317,7 @@ func TestNewCredentialMapping(t *testing.T) {
 
 func TestEntraRefusesPlainHTTPToRemoteHosts(t *testing.T) {
 	o := quietOptions()
-	cred := &fakeCred{}
-	c, err := signalr.NewClient("http://signalr.example.invalid", cred, o)
+	c, err := signalr.NewClient("http://signalr.example.invalid", newCred(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
