@@ -7,7 +7,7 @@
 // Needs `chromium` on PATH: scripts/install-deps.sh installs it.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -16,30 +16,12 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
+import { chromiumFlags, findChromium } from "./lib/browser.js";
 import { broadcastMissing, emulatorBroadcast, startHandler, startStack } from "./lib/stack.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.join(here, "artifacts");
 const bundle = path.join(here, "node_modules", "@microsoft", "signalr", "dist", "browser", "signalr.min.js");
-
-/** Flags for Debian's chromium in a container without a display or network. */
-export const chromiumFlags = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
-
-/** Path of the chromium executable on PATH, or "". */
-export function findChromium() {
-  for (const dir of (process.env.PATH || "").split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, "chromium");
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch { /* next */ }
-  }
-  return "";
-}
 
 /** The page: connects to `${api}`, renders newMessage into #messages. */
 function pageHTML(api) {

@@ -144,7 +144,7 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string, stateful 
 	defer cancel()
 
 	hctx, hcancel := context.WithTimeout(ctx, handshakeTimeout)
-	proto, rest, err := readHandshake(hctx, ws, e.handshakeRefusal())
+	proto, version, rest, err := readHandshake(hctx, ws, e.handshakeRefusal())
 	hcancel()
 	if err != nil {
 		var he handshakeError
@@ -163,7 +163,9 @@ func (e *Emulator) serveConn(ws *websocket.Conn, id, key, user string, stateful 
 	// the client's handshake completes finds the connection.
 	c := newConn(id, key, user, nil, e.queueSize, e.log)
 	c.proto = proto
-	if stateful {
+	// Stateful reconnect needs both: negotiate asked for it, and the
+	// handshake's protocol version has Ack and Sequence.
+	if stateful && version >= 2 {
 		c.stateful, c.token, c.replayLimit = true, token, e.replayLimit
 		e.mu.Lock()
 		e.resumable[token] = c
@@ -226,33 +228,34 @@ type handshakeError struct{ msg string }
 func (h handshakeError) Error() string { return h.msg }
 
 // readHandshake reads until the first record (JSON text ending in 0x1E,
-// whatever the protocol), validates it and returns the protocol and the
+// whatever the protocol), validates it and returns the protocol, its
+// version and the
 // bytes that followed it in the same frame(s), which are in that protocol's
 // framing. A non-empty refusal refuses any handshake with that error text
 // once its record is complete.
-func readHandshake(ctx context.Context, ws *websocket.Conn, refusal string) (protocol, []byte, error) {
+func readHandshake(ctx context.Context, ws *websocket.Conn, refusal string) (protocol, int, []byte, error) {
 	var buf []byte
 	for {
 		_, data, err := ws.Read(ctx)
 		if err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		buf = append(buf, data...)
 		i := bytes.IndexByte(buf, recordSeparator)
 		if i < 0 {
 			if len(buf) > readLimit {
-				return 0, nil, handshakeError{"handshake record too large"}
+				return 0, 0, nil, handshakeError{"handshake record too large"}
 			}
 			continue
 		}
 		if refusal != "" {
-			return 0, nil, handshakeError{refusal}
+			return 0, 0, nil, handshakeError{refusal}
 		}
-		p, err := parseHandshake(buf[:i])
+		p, version, err := parseHandshake(buf[:i])
 		if err != nil {
-			return 0, nil, handshakeError{err.Error()}
+			return 0, 0, nil, handshakeError{err.Error()}
 		}
-		return p, buf[i+1:], nil
+		return p, version, buf[i+1:], nil
 	}
 }
 

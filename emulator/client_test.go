@@ -221,7 +221,7 @@ func TestClientInvocationWithoutUpstream(t *testing.T) {
 
 func TestHandshakeErrors(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
-	for _, hs := range []string{`{"protocol":"blazorpack","version":1}`, `{"protocol":"messagepack","version":2}`, `{"protocol":"json","version":2}`, `not json`} {
+	for _, hs := range []string{`{"protocol":"blazorpack","version":1}`, `{"protocol":"messagepack","version":3}`, `{"protocol":"json","version":0}`, `not json`} {
 		tok := e.clientToken("chat", "")
 		n := e.negotiate("chat", tok)
 		c := e.dial("chat", n.ConnectionToken, tok, false)

@@ -9,7 +9,7 @@ import (
 
 // FuzzSplitRecords checks the 0x1E record splitter and the handshake parser
 // on arbitrary client frames: splitting loses and invents nothing, and the
-// handshake parser never panics and accepts only json or messagepack version 1.
+// handshake parser never panics and accepts only json or messagepack version 1 or 2.
 func FuzzSplitRecords(f *testing.F) {
 	f.Add([]byte("{\"protocol\":\"json\",\"version\":1}\x1e"))
 	f.Add([]byte("{\"protocol\":\"json\",\"version\":1}\x1e{\"type\":6}\x1e{\"ty"))
@@ -34,12 +34,12 @@ func FuzzSplitRecords(f *testing.F) {
 			t.Fatalf("split/join changed the input")
 		}
 		for _, r := range recs {
-			if p, err := parseHandshake(r); err == nil {
+			if p, v, err := parseHandshake(r); err == nil {
 				var h struct {
 					Protocol string
 					Version  int
 				}
-				if err := json.Unmarshal(r, &h); err != nil || h.Protocol != p.String() || h.Version != 1 {
+				if err := json.Unmarshal(r, &h); err != nil || h.Protocol != p.String() || h.Version != v || (v != 1 && v != 2) {
 					t.Fatalf("accepted handshake %q as %v", r, p)
 				}
 			}

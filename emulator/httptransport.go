@@ -217,7 +217,7 @@ func (e *Emulator) receive(w http.ResponseWriter, r *http.Request, hc *httpConn)
 			hc.c.requestCloseFinal(encodeHandshakeError(refusal))
 			return
 		}
-		proto, err := parseHandshake(hc.in[:i])
+		proto, _, err := parseHandshake(hc.in[:i])
 		if err == nil && proto.binary() && hc.kind == kindSSE {
 			err = errors.New("the " + proto.String() + " hub protocol is binary and Server-Sent Events carry text only: use WebSockets or long polling (negotiate offers ServerSentEvents with the Text transfer format only)")
 		}

@@ -77,16 +77,18 @@ type handshakeRequest struct {
 	Version  *int    `json:"version"`
 }
 
-// parseHandshake validates the handshake record and returns the protocol,
-// or a non-nil error whose text is suitable for the `{"error":…}` handshake
-// response.
-func parseHandshake(rec []byte) (protocol, error) {
+// parseHandshake validates the handshake record and returns the protocol
+// and its version, or a non-nil error whose text is suitable for the
+// `{"error":…}` handshake response. Version 2 is version 1 plus Ack and
+// Sequence: the JS client asks for it when stateful reconnect is on, and
+// ASP.NET Core accepts every version up to its own (2).
+func parseHandshake(rec []byte) (protocol, int, error) {
 	var h handshakeRequest
 	if err := json.Unmarshal(rec, &h); err != nil {
-		return 0, errors.New("handshake was not valid JSON: expected {\"protocol\":\"json\",\"version\":1} or {\"protocol\":\"messagepack\",\"version\":1}")
+		return 0, 0, errors.New("handshake was not valid JSON: expected {\"protocol\":\"json\",\"version\":1} or {\"protocol\":\"messagepack\",\"version\":1}")
 	}
 	if h.Protocol == nil || h.Version == nil {
-		return 0, errors.New("handshake is missing \"protocol\" or \"version\": expected {\"protocol\":\"json\",\"version\":1} or {\"protocol\":\"messagepack\",\"version\":1}")
+		return 0, 0, errors.New("handshake is missing \"protocol\" or \"version\": expected {\"protocol\":\"json\",\"version\":1} or {\"protocol\":\"messagepack\",\"version\":1}")
 	}
 	var p protocol
 	switch *h.Protocol {
@@ -95,10 +97,10 @@ func parseHandshake(rec []byte) (protocol, error) {
 	case "messagepack":
 		p = protoMsgpack
 	default:
-		return 0, fmt.Errorf("the emulator does not support the %q hub protocol; use \"json\" or \"messagepack\" (version 1)", *h.Protocol)
+		return 0, 0, fmt.Errorf("the emulator does not support the %q hub protocol; use \"json\" or \"messagepack\" (version 1)", *h.Protocol)
 	}
-	if *h.Version != 1 {
-		return 0, fmt.Errorf("the emulator does not support version %d of the %q hub protocol; use version 1", *h.Version, *h.Protocol)
+	if *h.Version != 1 && *h.Version != 2 {
+		return 0, 0, fmt.Errorf("the emulator does not support version %d of the %q hub protocol; use version 1 (or 2, which adds stateful reconnect's Ack and Sequence)", *h.Version, *h.Protocol)
 	}
-	return p, nil
+	return p, *h.Version, nil
 }

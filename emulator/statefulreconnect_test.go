@@ -19,7 +19,12 @@ func (e *env) statefulClient(hub, user string) (c *client, tok, connToken string
 	}
 	c = e.dial(hub, n.ConnectionToken, tok, false)
 	c.id = n.ConnectionID
-	c.handshake()
+	// Version 2 of the protocol has Ack and Sequence (the JS client sends it
+	// with stateful reconnect on).
+	c.send(`{"protocol":"json","version":2}` + "\x1e")
+	if rec := c.nextRaw(5 * time.Second); string(rec) != "{}" {
+		e.t.Fatalf("handshake response %q", rec)
+	}
 	return c, tok, n.ConnectionToken
 }
 

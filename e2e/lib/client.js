@@ -67,14 +67,20 @@ export class Client {
 
 /**
  * Builds, starts and returns a Client for baseUrl (the handler's /api),
- * listening on targets. options go to withUrl (accessTokenFactory, headers).
+ * listening on targets. protocol (an IHubProtocol) replaces JSON, reconnect
+ * (an array of delays) turns on automatic reconnect, stateful on stateful
+ * reconnect; the other options go to withUrl (accessTokenFactory, headers,
+ * transport).
  */
-export async function connect(baseUrl, { targets = ["newMessage"], ...options } = {}) {
+export async function connect(baseUrl, { targets = ["newMessage"], protocol, reconnect, stateful, ...options } = {}) {
   const logger = new MemoryLogger();
-  const conn = new HubConnectionBuilder()
+  let builder = new HubConnectionBuilder()
     .withUrl(baseUrl, options)
-    .configureLogging(logger)
-    .build();
+    .configureLogging(logger);
+  if (protocol) builder = builder.withHubProtocol(protocol);
+  if (reconnect) builder = builder.withAutomaticReconnect(reconnect);
+  if (stateful) builder = builder.withStatefulReconnect();
+  const conn = builder.build();
   const client = new Client(conn, logger, targets);
   try {
     await withTimeout(conn.start(), 10000, "connection start");

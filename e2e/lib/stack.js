@@ -128,13 +128,13 @@ class Proc {
 }
 
 /**
- * Starts the emulator on a port the kernel picks (-addr 127.0.0.1:0) and
+ * Starts the emulator on port (0: one the kernel picks) with extra args and
  * reads the bound address from its "listening on" line.
  * Returns {proc, url, port, key, connectionString}.
  */
-export async function startEmulator({ key = emulatorKey } = {}) {
+export async function startEmulator({ key = emulatorKey, port = 0, args = [] } = {}) {
   const proc = new Proc("signalr-emulator", path.join(repoRoot, "bin", "signalr-emulator"),
-    ["-addr", "127.0.0.1:0", "-key", key, "-log-level", process.env.E2E_LOG_LEVEL || "warn"], { PATH: process.env.PATH });
+    ["-addr", `127.0.0.1:${port}`, "-key", key, "-log-level", process.env.E2E_LOG_LEVEL || "warn", ...args], { PATH: process.env.PATH });
   let url;
   try {
     const port = await proc.waitOutput(/listening on 127\.0\.0\.1:(\d+)/);
