@@ -101,6 +101,7 @@ func (e *Emulator) handleClient(w http.ResponseWriter, r *http.Request) {
 		e.resume(resumed, ws)
 		return
 	}
+	e.noteClient(id, r, p)
 	e.serveConn(ws, id, key, user, stateful, token)
 }
 
@@ -122,6 +123,7 @@ func (e *Emulator) register(c *conn) bool {
 		h.remove(old)
 	}
 	h.add(c)
+	e.upstreamConnected(c)
 	return true
 }
 
@@ -134,6 +136,7 @@ func (e *Emulator) unregister(c *conn) {
 		e.dropIfEmpty(c.hub, h)
 	}
 	e.mu.Unlock()
+	e.upstreamDisconnected(c)
 }
 
 // serveConn runs the handshake, registers the connection and serves it

@@ -47,6 +47,9 @@ func (e *Emulator) onClientMessage(c *conn, m clientMessage) {
 	case msgCompletion:
 		c.complete(m)
 	case msgInvocation, msgStreamInvocation:
+		if e.upstreamInvocation(c, m) {
+			return
+		}
 		if m.InvocationID != "" {
 			c.sendCompletion(m.InvocationID, nil, noUpstreamError)
 		}

@@ -84,6 +84,13 @@ type Options struct {
 	// InvokeTimeout bounds how long POST …/connections/{id}/:invoke waits
 	// for the client's Completion (504 after); DefaultInvokeTimeout when zero.
 	InvokeTimeout time.Duration
+	// Upstreams are the upstream settings (upstream.go): client invocations
+	// and connection events go to the first matching template. None: client
+	// messages are ignored, as the service does.
+	Upstreams []UpstreamTemplate
+	// UpstreamTimeout bounds one upstream call; DefaultUpstreamTimeout
+	// when zero.
+	UpstreamTimeout time.Duration
 }
 
 // Emulator is an in-memory Azure SignalR Service in serverless mode (or, with
@@ -104,6 +111,7 @@ type Emulator struct {
 	serviceMode     string
 
 	invokeTimeout time.Duration // see invoke.go
+	upstream      *upstream     // nil without upstream settings (upstream.go)
 
 	mu      sync.RWMutex
 	hubs    map[string]*hub
@@ -157,6 +165,9 @@ func New(opts Options) *Emulator {
 		e.accessKey = DefaultAccessKey
 	}
 	e.key = []byte(e.accessKey)
+	if len(opts.Upstreams) > 0 {
+		e.upstream = newUpstream(opts.Upstreams, e.accessKey, opts.UpstreamTimeout, e.log)
+	}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -263,6 +274,7 @@ func (e *Emulator) Close() error {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
+	e.closeUpstream()
 	return nil
 }
 

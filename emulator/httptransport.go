@@ -78,6 +78,9 @@ func (e *Emulator) handleHTTPTransport(w http.ResponseWriter, r *http.Request, k
 		writeError(w, r, status, code, "id", msg)
 		return
 	}
+	if created {
+		e.noteClient(hc.c.id, r, p)
+	}
 	switch r.Method {
 	case http.MethodGet:
 		if kind == kindSSE {

@@ -104,7 +104,7 @@ wait_ready() {
   exit 1
 }
 
-"${detach[@]}" "$EMULATOR_BIN" -addr "$EMULATOR_ADDR" &
+"${detach[@]}" "$EMULATOR_BIN" -addr "$EMULATOR_ADDR" -upstream "http://127.0.0.1:${HANDLER_PORT}/api/upstream" &
 emulator_pid=$!
 wait_ready emulator "$emulator_pid" "http://${EMULATOR_ADDR}/api/health"
 

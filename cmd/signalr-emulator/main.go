@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	clientTimeout := fs.Duration("client-timeout", emulator.DefaultClientTimeout, "close a WebSocket or Server-Sent Events client that sent nothing (not even a ping) for this long (the service's 30 s); 0 never does")
 	reconnectWindow := fs.Duration("reconnect-window", emulator.DefaultReconnectWindow, "how long a stateful-reconnect connection whose WebSocket dropped waits for its client")
 	modeFlag := fs.String("mode", emulator.ServiceModeServerless, "service mode: serverless, or default (Default mode with no app server connected: every client handshake is refused, to reproduce that misconfiguration)")
+	upstreamURL := fs.String("upstream", "", "upstream URL template for every hub, category and event ({hub}, {category}, {event} are replaced), e.g. http://localhost:7071/api/upstream")
+	upstreamConfig := fs.String("config", "", "settings.json in Microsoft's emulator's format: UpstreamSettings.Templates (UrlTemplate, HubPattern, CategoryPattern, EventPattern), after -upstream")
+	upstreamTimeout := fs.Duration("upstream-timeout", emulator.DefaultUpstreamTimeout, "bound of one upstream call")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +78,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log, ServiceMode: mode, PingInterval: *keepalive, ClientTimeout: ct, ReconnectWindow: *reconnectWindow})
+	upstreams, err := emulator.UpstreamFlags(*upstreamURL, *upstreamConfig)
+	if err != nil {
+		return err
+	}
+	em := emulator.New(emulator.Options{AccessKey: *key, Logger: log, ServiceMode: mode, PingInterval: *keepalive, ClientTimeout: ct, ReconnectWindow: *reconnectWindow,
+		Upstreams: upstreams, UpstreamTimeout: *upstreamTimeout})
 	srv := &http.Server{
 		Handler:           em,
 		ReadHeaderTimeout: 10 * time.Second,
