@@ -50,6 +50,8 @@ const (
 	CodeAuthJWKSUnavailable = "auth.jwks_unavailable"
 	CodeAuthForbidden       = "auth.forbidden"
 	CodeAuthInvalidEasyAuth = "auth.invalid_client_principal"
+	CodeAuthInvalidUserID   = "auth.invalid_user_id"
+	CodeAuthCriticalHeader  = "auth.unsupported_critical_header"
 
 	// Broadcast.
 	CodeBroadcastInvalidJSON     = "broadcast.invalid_json"
@@ -169,6 +171,8 @@ var registry = []Info{
 	{CodeAuthJWKSUnavailable, http.StatusServiceUnavailable, "The identity provider's JWKS could not be fetched.", "Check AUTH_JWKS_URL and outbound network access."},
 	{CodeAuthForbidden, http.StatusForbidden, "The caller is authenticated but lacks the required role.", "Grant the role named in the message, or change BROADCAST_REQUIRED_ROLE."},
 	{CodeAuthInvalidEasyAuth, http.StatusUnauthorized, "The X-MS-CLIENT-PRINCIPAL header set by App Service Authentication could not be decoded.", "Check the App Service Authentication configuration; the header must be base64 JSON."},
+	{CodeAuthInvalidUserID, http.StatusUnauthorized, "The caller's user id contains control or format characters (C0/C1 controls, U+2028/U+2029, bidi controls, zero-width characters) or is not UTF-8.", "Have the identity provider issue user ids of printable characters (or choose another claim with AUTH_USER_ID_CLAIM)."},
+	{CodeAuthCriticalHeader, http.StatusUnauthorized, "The bearer token's header lists critical extensions (crit) the handler does not understand.", "Issue tokens without a crit header parameter; RFC 7515 requires refusing unknown critical extensions."},
 
 	{CodeBroadcastInvalidJSON, http.StatusBadRequest, "The broadcast body is not valid JSON.", "Send a JSON object or array of SignalR messages or group actions."},
 	{CodeBroadcastUnsupportedType, http.StatusUnsupportedMediaType, "The broadcast body's Content-Type is not application/json.", "Send `Content-Type: application/json`."},

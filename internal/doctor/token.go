@@ -29,19 +29,13 @@ func (r *runner) checkTokenSize() {
 		user = typicalUser
 	}
 	sample := make([]identity.Claim, 0, len(r.opts.Claims))
-	for _, c := range r.opts.Claims {
-		sample = append(sample, identity.Claim{Type: c.Type, Value: c.Value})
-	}
+	sample = append(sample, r.opts.Claims...)
 	if len(r.opts.Claims) == 0 {
 		for _, t := range r.cfg.ClaimTypes {
 			sample = append(sample, identity.Claim{Type: t, Value: typicalClaimValue})
 		}
 	}
-	copied := identity.Principal{Claims: sample}.ClaimsOfTypes(r.cfg.ClaimTypes)
-	claims := make([]signalr.Claim, len(copied))
-	for i, c := range copied {
-		claims[i] = signalr.Claim{Type: c.Type, Value: c.Value}
-	}
+	claims := identity.Principal{Claims: sample}.ClaimsOfTypes(r.cfg.ClaimTypes)
 	var dropped []string
 	for _, c := range r.opts.Claims {
 		one := identity.Principal{Claims: []identity.Claim{{Type: c.Type, Value: c.Value}}}

@@ -47,13 +47,21 @@ func bearerToken(req *http.Request) (tok string, from tokenSource, present bool)
 	return "", "", false
 }
 
-// verifyBearer validates raw and returns its principal.
+// verifyBearer validates raw and returns its principal: from the cache of
+// verified tokens when raw verified before and is still within exp, nbf and
+// iat, else by full verification (which enters the cache on success).
 func (r *Resolver) verifyBearer(ctx context.Context, raw string, from tokenSource) (Principal, error) {
 	if raw == "" {
 		return Principal{}, r.malformed(nil, "The bearer token in %s is empty.", from)
 	}
 	if len(raw) > MaxBearerTokenLen {
 		return Principal{}, r.malformed(nil, "The bearer token in %s is %d bytes long; at most %d are accepted.", from, len(raw), MaxBearerTokenLen)
+	}
+	if v := r.cache.get(raw); v != nil {
+		if r.stillValid(ctx, v) {
+			return v.p, nil
+		}
+		r.cache.remove(raw, v) // verify again: the answer says precisely why not
 	}
 	if n := strings.Count(raw, "."); n != 2 {
 		return Principal{}, r.malformed(nil, "The bearer token in %s is not a JWT: a JWT has 3 dot-separated parts, this one has %d.", from, n+1)
@@ -62,23 +70,86 @@ func (r *Resolver) verifyBearer(ctx context.Context, raw string, from tokenSourc
 	if r.jwks != nil {
 		refreshErrsBefore = r.jwks.refreshErrs.Load()
 	}
-	claims := jwt.MapClaims{}
-	tok, err := r.parser.ParseWithClaims(raw, claims, r.keyFunc(ctx))
+	var claims tokenClaims
+	var used usedKey
+	tok, err := r.parser.ParseWithClaims(raw, &claims, r.keyFunc(ctx, &used))
 	if err != nil {
-		return Principal{}, r.mapJWTError(tok, claims, err, from, refreshErrsBefore)
+		return Principal{}, r.mapJWTError(tok, &claims, err, from, refreshErrsBefore)
 	}
-	uid, err := r.userID(claims)
+	if err := checkCritical(tok.Header); err != nil {
+		return Principal{}, err
+	}
+	uid, err := r.userID(&claims)
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{UserID: uid, Source: SourceBearer, Claims: flattenClaims(claims)}, nil
+	p := Principal{UserID: uid, Source: SourceBearer, Claims: claims.flatten()}
+	if r.jwks == nil || used.key != nil { // a JWKS token without kid is not cached: its key is not known
+		v := &verified{p: p, exp: claims.exp.Time, key: used.key, kid: used.kid}
+		if claims.nbf != nil {
+			v.nbf = claims.nbf.Time
+		}
+		if claims.iat != nil {
+			v.iat = claims.iat.Time
+		}
+		r.cache.put(raw, v, r.now())
+	}
+	return p, nil
+}
+
+// stillValid re-checks a cached token's time claims with the leeway, as
+// jwt/v5's validator does, and for a JWKS that its key is still published.
+// When the JWKS no longer has the key, the keys changed: the whole cache is
+// emptied.
+func (r *Resolver) stillValid(ctx context.Context, v *verified) bool {
+	now, lw := r.now(), r.cfg.Leeway
+	if !now.Before(v.exp.Add(lw)) || (!v.nbf.IsZero() && now.Before(v.nbf.Add(-lw))) || (!v.iat.IsZero() && now.Before(v.iat.Add(-lw))) {
+		return false
+	}
+	if v.key != nil && !r.jwks.stillPublished(ctx, v.kid, v.key) {
+		r.cache.clear()
+		return false
+	}
+	return true
+}
+
+// checkCritical refuses a token with a crit header: RFC 7515 §4.1.11
+// requires rejecting a JWS whose crit lists an extension the recipient does
+// not understand, and this handler understands none (a crit that is not a
+// non-empty list of names is malformed, which is refused too).
+func checkCritical(h map[string]any) error {
+	c, ok := h["crit"]
+	if !ok {
+		return nil
+	}
+	names := "a malformed list"
+	if list, ok := c.([]any); ok && len(list) > 0 {
+		var ns []string
+		for _, e := range list {
+			if s, ok := e.(string); ok {
+				ns = append(ns, strconv.Quote(clip(s)))
+			}
+		}
+		if len(ns) == len(list) {
+			names = strings.Join(ns, ", ")
+		}
+	}
+	return apperr.New(apperr.CodeAuthCriticalHeader,
+		fmt.Sprintf("The bearer token's header marks extensions as critical (crit: %s) that the handler does not understand, so it must be refused (RFC 7515 §4.1.11).", names), "")
+}
+
+// usedKey records the JWKS key a token was verified with.
+type usedKey struct {
+	key any
+	kid string
 }
 
 // keyFunc returns the key function for the configured verifier; the
-// algorithm is pinned here as well as by the parser's valid methods.
-func (r *Resolver) keyFunc(ctx context.Context) jwt.Keyfunc {
+// algorithm is pinned here as well as by the parser's valid methods. With a
+// JWKS, the key returned for a token with a kid is recorded in used.
+func (r *Resolver) keyFunc(ctx context.Context, used *usedKey) jwt.Keyfunc {
 	if r.jwks != nil {
-		return r.jwks.keyFunc(ctx)
+		return r.jwks.keyFunc(ctx, used)
 	}
 	return r.hsKeyFunc
 }
@@ -90,9 +161,9 @@ func (r *Resolver) hsKeyFunc(t *jwt.Token) (any, error) {
 	return r.cfg.HS256Secret, nil
 }
 
-func (r *Resolver) userID(claims jwt.MapClaims) (string, error) {
+func (r *Resolver) userID(claims *tokenClaims) (string, error) {
 	name := r.cfg.UserIDClaim
-	v, ok := claims[name]
+	v, ok := claims.m[name]
 	if !ok || v == nil {
 		return "", apperr.New(apperr.CodeAuthMalformedToken,
 			fmt.Sprintf("The bearer token has no %q claim, which gives the user id.", name),
@@ -110,6 +181,9 @@ func (r *Resolver) userID(claims jwt.MapClaims) (string, error) {
 	if strings.TrimSpace(s) == "" {
 		return "", apperr.Errorf(apperr.CodeAuthMalformedToken, "The bearer token's %q claim, which gives the user id, is empty.", name)
 	}
+	if err := checkUserID(s, fmt.Sprintf("The bearer token's %q claim, which gives the user id,", name)); err != nil {
+		return "", err
+	}
 	return s, nil
 }
 
@@ -120,7 +194,7 @@ func (r *Resolver) malformed(err error, format string, args ...any) *apperr.Erro
 // mapJWTError turns a jwt/v5 parse error into an *apperr.Error with a
 // message saying precisely what is wrong. It never quotes the token; values
 // quoted from it (iss, aud, kid, alg) are truncated.
-func (r *Resolver) mapJWTError(tok *jwt.Token, claims jwt.MapClaims, err error, from tokenSource, refreshErrsBefore uint64) error {
+func (r *Resolver) mapJWTError(tok *jwt.Token, claims *tokenClaims, err error, from tokenSource, refreshErrsBefore uint64) error {
 	e := func(code, format string, args ...any) error {
 		return &apperr.Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 	}
@@ -167,43 +241,42 @@ func (r *Resolver) mapJWTError(tok *jwt.Token, claims jwt.MapClaims, err error, 
 	if errors.Is(err, jwt.ErrInvalidType) {
 		return e(apperr.CodeAuthMalformedToken, "A registered claim of the bearer token has the wrong type (%s).", jwtDetail(err))
 	}
-	if errors.Is(err, jwt.ErrTokenInvalidIssuer) || (r.cfg.Issuer != "" && errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && isMissing(claims, "iss")) {
-		got, _ := claims["iss"].(string)
+	if errors.Is(err, jwt.ErrTokenInvalidIssuer) || (r.cfg.Issuer != "" && errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && claims.missing("iss")) {
+		got := claims.iss
 		if got == "" {
 			return e(apperr.CodeAuthInvalidIssuer, "The bearer token has no iss claim; expected issuer %q.", r.cfg.Issuer)
 		}
 		return e(apperr.CodeAuthInvalidIssuer, "The bearer token's issuer is %q but the handler expects %q.", clip(got), r.cfg.Issuer)
 	}
-	if errors.Is(err, jwt.ErrTokenInvalidAudience) || (len(r.cfg.Audiences) > 0 && errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && isMissing(claims, "aud")) {
-		got, _ := claims.GetAudience()
+	if errors.Is(err, jwt.ErrTokenInvalidAudience) || (len(r.cfg.Audiences) > 0 && errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && claims.missing("aud")) {
+		got := claims.aud
 		if len(got) == 0 {
 			return e(apperr.CodeAuthInvalidAudience, "The bearer token has no aud claim; expected one of %s.", quoteList(r.cfg.Audiences))
 		}
 		return e(apperr.CodeAuthInvalidAudience, "The bearer token's audience is %s but the handler accepts %s.", quoteList(got), quoteList(r.cfg.Audiences))
 	}
 	if errors.Is(err, jwt.ErrTokenExpired) {
-		if exp, _ := claims.GetExpirationTime(); exp != nil {
-			ago := time.Since(exp.Time).Truncate(time.Second)
+		if exp := claims.exp; exp != nil {
+			ago := r.now().Sub(exp.Time).Truncate(time.Second)
 			return e(apperr.CodeAuthTokenExpired, "The bearer token expired %s ago (exp %s, leeway %s).", ago, exp.UTC().Format(time.RFC3339), r.cfg.Leeway)
 		}
 		return e(apperr.CodeAuthTokenExpired, "The bearer token has expired.")
 	}
+	if errors.Is(err, jwt.ErrTokenUsedBeforeIssued) && claims.iat != nil {
+		in := claims.iat.Sub(r.now()).Truncate(time.Second)
+		return e(apperr.CodeAuthTokenNotYet, "The bearer token was issued %s in the future (iat %s, leeway %s): the issuer's clock is ahead.", in, claims.iat.UTC().Format(time.RFC3339), r.cfg.Leeway)
+	}
 	if errors.Is(err, jwt.ErrTokenNotValidYet) {
-		if nbf, _ := claims.GetNotBefore(); nbf != nil {
-			in := time.Until(nbf.Time).Truncate(time.Second)
+		if nbf := claims.nbf; nbf != nil {
+			in := nbf.Sub(r.now()).Truncate(time.Second)
 			return e(apperr.CodeAuthTokenNotYet, "The bearer token is not valid for another %s (nbf %s, leeway %s).", in, nbf.UTC().Format(time.RFC3339), r.cfg.Leeway)
 		}
 		return e(apperr.CodeAuthTokenNotYet, "The bearer token is not valid yet.")
 	}
-	if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && isMissing(claims, "exp") {
+	if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && claims.missing("exp") {
 		return e(apperr.CodeAuthMalformedToken, "The bearer token has no exp claim; an expiry is required.")
 	}
 	return e(apperr.CodeAuthMalformedToken, "The bearer token could not be verified (%s).", jwtDetail(err))
-}
-
-func isMissing(c jwt.MapClaims, name string) bool {
-	v, ok := c[name]
-	return !ok || v == nil || v == ""
 }
 
 // jwtDetail returns jwt/v5's description of err. Its messages name the
@@ -231,9 +304,10 @@ func quoteList(vs []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// flattenClaims returns the claims of m sorted by name; arrays become
-// repeated claims; nested objects, nested arrays and nulls are skipped.
-func flattenClaims(m jwt.MapClaims) []Claim {
+// flatten returns every claim sorted by name; arrays become repeated
+// claims; nested objects, nested arrays and nulls are skipped.
+func (c *tokenClaims) flatten() []Claim {
+	m := c.m
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -1,6 +1,8 @@
 package identity_test
 
 import (
+	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -30,5 +32,32 @@ func BenchmarkResolveHS256(b *testing.B) {
 		if err != nil || p.UserID != "alice" {
 			b.Fatalf("%+v %v", p, err)
 		}
+	}
+}
+
+// BenchmarkResolveHS256Uncached verifies a token never seen before on every
+// iteration: the cost of a first negotiate (the cache's miss path).
+func BenchmarkResolveHS256Uncached(b *testing.B) {
+	r := newResolver(b, hsConfig())
+	reqs := make([]*http.Request, 0, 1024)
+	for i := range cap(reqs) {
+		c := baseClaims()
+		c["roles"] = []any{"admin", "ops"}
+		c["jti"] = strconv.Itoa(i)
+		reqs = append(reqs, newRequest(b, "/api/negotiate", bearer(sign(b, jwt.SigningMethodHS256, testSecret, "", c))))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%len(reqs) == 0 {
+			b.StopTimer()
+			r = newResolver(b, hsConfig()) // an empty cache: every token is new
+			b.StartTimer()
+		}
+		p, err := r.Resolve(reqs[i%len(reqs)])
+		if err != nil || p.UserID != "alice" {
+			b.Fatalf("%+v %v", p, err)
+		}
+		i++
 	}
 }

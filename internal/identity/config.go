@@ -63,6 +63,8 @@ type Config struct {
 	// HTTPClient fetches the JWKS; nil means a client with TLS >= 1.2 and
 	// timeouts. Response bodies are capped at 1 MiB either way.
 	HTTPClient *http.Client
+	// Now is the clock for exp, nbf and iat; nil means time.Now.
+	Now func() time.Time
 	// Logger receives warnings (forged EasyAuth headers, JWKS refresh
 	// failures) and debug events; nil means slog.Default().
 	Logger *slog.Logger

@@ -133,6 +133,9 @@ func easyAuthPrincipal(h http.Header) (p Principal, ok bool, err error) {
 		if name := strings.TrimSpace(h.Get(HeaderClientPrincipalName)); name != "" {
 			p.Claims = append(p.Claims, Claim{Type: "name", Value: name})
 		}
+		if err := checkUserID(id, "The "+HeaderClientPrincipalID+" header"); err != nil {
+			return Principal{}, true, err
+		}
 		return p, true, nil
 	}
 	cp, derr := DecodeClientPrincipal(enc)
@@ -169,6 +172,9 @@ func easyAuthPrincipal(h http.Header) (p Principal, ok bool, err error) {
 		return Principal{}, true, apperr.New(apperr.CodeAuthInvalidEasyAuth,
 			"The App Service Authentication principal has no user id: there is no X-MS-CLIENT-PRINCIPAL-ID header and no nameidentifier claim.",
 			"Check the identity provider configured in App Service Authentication; it must issue a nameidentifier claim.")
+	}
+	if err := checkUserID(p.UserID, "The App Service Authentication principal's user id"); err != nil {
+		return Principal{}, true, err
 	}
 	return p, true, nil
 }

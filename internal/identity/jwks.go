@@ -136,7 +136,7 @@ func (j *jwksVerifier) close() {
 
 // keyFunc returns the jwt.Keyfunc that looks the token's kid up in the JWKS
 // and checks that the key's type fits the token's algorithm.
-func (j *jwksVerifier) keyFunc(ctx context.Context) jwt.Keyfunc {
+func (j *jwksVerifier) keyFunc(ctx context.Context, used *usedKey) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		alg := t.Method.Alg()
 		if !isAsymmetric(alg) {
@@ -172,8 +172,25 @@ func (j *jwksVerifier) keyFunc(ctx context.Context) jwt.Keyfunc {
 		if err != nil {
 			return nil, &unknownKIDError{kid: kid, err: err}
 		}
-		return usableKey(k, alg, kid)
+		key, err := usableKey(k, alg, kid)
+		if err == nil {
+			used.key, used.kid = k.Key(), kid
+		}
+		return key, err
 	}
+}
+
+// stillPublished reports whether the JWKS still holds key under kid: the
+// same key object, which a refresh replaces (keyfunc builds new keys from
+// every fetched JWKS). So a hit of the verified-token cache costs one
+// lookup, and any refresh that changes the keys invalidates the cache.
+func (j *jwksVerifier) stillPublished(ctx context.Context, kid string, key any) bool {
+	kf, err := j.get()
+	if err != nil {
+		return false
+	}
+	k, err := kf.Storage().KeyRead(ctx, kid)
+	return err == nil && k.Key() == key
 }
 
 // usableKey returns the public key of k if it may verify alg.

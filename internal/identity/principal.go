@@ -1,5 +1,7 @@
 package identity
 
+import "github.com/serverless-signalr/functions-go/signalr"
+
 // Source says where a [Principal] came from.
 type Source string
 
@@ -16,11 +18,9 @@ const (
 )
 
 // Claim is one claim of a caller's identity. Multi-valued claims appear as
-// several Claims of the same Type.
-type Claim struct {
-	Type  string
-	Value string
-}
+// several Claims of the same Type. It is the SDK's claim type, so that the
+// claims negotiate copies go into the client token without conversion.
+type Claim = signalr.Claim
 
 // Long .NET claim type URIs and their short JWT names.
 const (
@@ -60,67 +60,95 @@ type Principal struct {
 	// Source says which credential established the identity.
 	Source Source
 	// Claims holds every claim of the validated identity, flattened (arrays
-	// become repeated claims), in a stable order.
+	// become repeated claims), in a stable order. It must not be modified:
+	// principals of the same cached bearer token share it.
 	Claims []Claim
 }
 
-// ClaimsOfTypes returns the claims whose type is listed in types, for the
-// extension's ClaimTypeList. Matching is case-sensitive, and the short and
-// long .NET names of nameid, role, name/unique_name and email match each
-// other. A matched claim is emitted under a short name: its own type when
-// that is already short; for a long type, the first short name of its group
-// listed in types, else the group's canonical short name (nameid, role,
-// unique_name, email). Identical (type, value) pairs are emitted once.
-// Claims keep the Principal's order.
+// ClaimsOfTypes returns the claims of p whose type is listed in types, as
+// NewClaimFilter(types).Select(p.Claims) does. Hot paths build the
+// [ClaimFilter] once instead.
 func (p Principal) ClaimsOfTypes(types []string) []Claim {
-	if len(types) == 0 || len(p.Claims) == 0 {
-		return nil
-	}
-	exact := make(map[string]bool, len(types))
+	return NewClaimFilter(types).Select(p.Claims)
+}
+
+// ClaimFilter selects the claims of a list of claim types: the extension's
+// ClaimTypeList (SIGNALR_CLAIM_TYPES). Build it once with [NewClaimFilter];
+// it is immutable and safe for concurrent use.
+type ClaimFilter struct {
+	// exact holds the listed types that are not aliased.
+	exact map[string]bool
 	// wanted maps an alias group to the short name its long claims are
 	// emitted under.
-	wanted := make(map[string]string)
+	wanted map[string]string
+}
+
+// NewClaimFilter returns the filter of types. Matching is case-sensitive,
+// and the short and long .NET names of nameid, role, name/unique_name and
+// email match each other. A matched claim is emitted under a short name:
+// its own type when that is already short; for a long type, the first short
+// name of its group listed in types, else the group's canonical short name
+// (nameid, role, unique_name, email).
+func NewClaimFilter(types []string) *ClaimFilter {
+	f := &ClaimFilter{exact: make(map[string]bool, len(types)), wanted: map[string]string{}}
 	for _, t := range types {
-		exact[t] = true
+		f.exact[t] = true
 		g, ok := aliasGroup[t]
 		if !ok {
 			continue
 		}
-		cur, seen := wanted[g]
+		cur, seen := f.wanted[g]
 		switch {
 		case !seen:
 			if isLong(t) {
-				wanted[g] = g
+				f.wanted[g] = g
 			} else {
-				wanted[g] = t
+				f.wanted[g] = t
 			}
-		case !isLong(t) && cur == g && !exact[g]:
+		case !isLong(t) && cur == g && !f.exact[g]:
 			// Only long names (mapped to the canonical short) so far.
-			wanted[g] = t
+			f.wanted[g] = t
 		}
 	}
+	return f
+}
+
+// Empty reports whether f selects nothing (no types were listed).
+func (f *ClaimFilter) Empty() bool { return f == nil || len(f.exact) == 0 }
+
+// Select returns the claims of in that f selects, in in's order, each
+// identical (type, value) pair once; nil when none is selected. It
+// allocates only the result.
+func (f *ClaimFilter) Select(in []Claim) []Claim {
+	if f.Empty() || len(in) == 0 {
+		return nil
+	}
 	var out []Claim
-	seen := make(map[Claim]bool)
-	for _, c := range p.Claims {
+next:
+	for _, c := range in {
 		outType := ""
 		if g, ok := aliasGroup[c.Type]; ok {
-			if short, want := wanted[g]; want {
+			if short, want := f.wanted[g]; want {
 				outType = c.Type
 				if isLong(c.Type) {
 					outType = short
 				}
 			}
-		} else if exact[c.Type] {
+		} else if f.exact[c.Type] {
 			outType = c.Type
 		}
 		if outType == "" {
 			continue
 		}
 		oc := Claim{Type: outType, Value: c.Value}
-		if seen[oc] {
-			continue
+		for _, o := range out { // a principal has few claims: a scan beats a map
+			if o == oc {
+				continue next
+			}
 		}
-		seen[oc] = true
+		if out == nil {
+			out = make([]Claim, 0, 4)
+		}
 		out = append(out, oc)
 	}
 	return out

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
@@ -28,6 +26,7 @@ type Resolver struct {
 	parser *jwt.Parser
 	algs   []string
 	jwks   *jwksVerifier
+	cache  *verifiedCache
 	// canonical EasyAuth header keys, for allocation-free lookups
 	eaKeys [len(easyAuthHeaders)]string
 	// forged counts ignored EasyAuth headers; forgedLogged is the unix
@@ -48,7 +47,7 @@ func New(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: c, log: c.Logger}
+	r := &Resolver{cfg: c, log: c.Logger, cache: newVerifiedCache()}
 	for i, h := range easyAuthHeaders {
 		r.eaKeys[i] = http.CanonicalHeaderKey(h)
 	}
@@ -64,7 +63,8 @@ func New(cfg Config) (*Resolver, error) {
 			jwt.WithValidMethods(r.algs),
 			jwt.WithExpirationRequired(),
 			jwt.WithLeeway(c.Leeway),
-			jwt.WithJSONNumber(),
+			jwt.WithIssuedAt(),
+			jwt.WithTimeFunc(r.now),
 		}
 		if c.Issuer != "" {
 			opts = append(opts, jwt.WithIssuer(c.Issuer))
@@ -105,7 +105,7 @@ func (r *Resolver) Resolve(req *http.Request) (Principal, error) {
 	} else if r.hasEasyAuthHeaders(h) {
 		ignoredEasyAuth = true
 		n := r.forged.Add(1)
-		now := time.Now().Unix()
+		now := r.now().Unix()
 		if last := r.forgedLogged.Load(); now-last >= forgedWarnEvery && r.forgedLogged.CompareAndSwap(last, now) {
 			r.log.WarnContext(ctx, "identity: ignoring App Service Authentication headers: EasyAuth is not trusted (WEBSITE_AUTH_ENABLED is not true), so they may be forged",
 				"headers", presentEasyAuthHeaders(h), "ignoredSoFar", n)
@@ -166,10 +166,14 @@ func checkDevUserID(uid string) error {
 		return bad("is empty")
 	case len(uid) > maxDevUserIDLen:
 		return bad("is longer than 256 bytes")
-	case !utf8.ValidString(uid):
-		return bad("is not UTF-8")
-	case strings.IndexFunc(uid, unicode.IsControl) >= 0:
-		return bad("contains control characters")
 	}
-	return nil
+	return checkUserID(uid, "The "+DevUserIDHeader+" header")
+}
+
+// now is the resolver's clock.
+func (r *Resolver) now() time.Time {
+	if r.cfg.Now != nil {
+		return r.cfg.Now()
+	}
+	return time.Now()
 }

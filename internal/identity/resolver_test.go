@@ -50,6 +50,8 @@ func TestDevHeader(t *testing.T) {
 		t.Fatalf("got %+v", p)
 	}
 	_, err = r.Resolve(newRequest(t, "/", map[string]string{"x-ms-signalr-userid": "a\x01b"}))
+	wantAppErr(t, err, apperr.CodeAuthInvalidUserID, http.StatusUnauthorized) // one code for bad user ids, whatever their source
+	_, err = r.Resolve(newRequest(t, "/", map[string]string{"x-ms-signalr-userid": ""}))
 	wantAppErr(t, err, apperr.CodeAuthMalformedToken, http.StatusUnauthorized)
 }
 

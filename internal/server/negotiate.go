@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
-	"github.com/serverless-signalr/functions-go/internal/identity"
 	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
@@ -46,8 +46,8 @@ func (s *Server) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 	}
 	target := ep.hubs[hubKey]
 	opts := signalr.TokenOptions{UserID: p.UserID, Lifetime: s.cfg.TokenLifetime}
-	if len(s.cfg.ClaimTypes) > 0 {
-		opts.Claims = toSignalRClaims(p.ClaimsOfTypes(s.cfg.ClaimTypes))
+	if !s.claims.Empty() {
+		opts.Claims = s.claims.Select(p.Claims)
 	}
 	token, err := signalr.GenerateAccessToken(key, target.audience, &opts)
 	if err != nil {
@@ -69,7 +69,7 @@ func (s *Server) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 	*bp = b
 	negotiateBufs.Put(bp)
-	if s.log.Enabled(r.Context(), -4) {
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("negotiated", "hub", hubKey, "endpoint", ep.name, "source", string(p.Source), "user", p.UserID != "")
 	}
 }
@@ -123,17 +123,6 @@ func queryValue(rawQuery, key string) (value string, n int) {
 		}
 	}
 	return value, n
-}
-
-func toSignalRClaims(in []identity.Claim) []signalr.Claim {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]signalr.Claim, len(in))
-	for i, c := range in {
-		out[i] = signalr.Claim{Type: c.Type, Value: c.Value}
-	}
-	return out
 }
 
 // tokenError maps the SDK's token errors onto the taxonomy.

@@ -170,10 +170,18 @@ func TestNegotiateIdentity(t *testing.T) {
 		wrongAud := bearer(t, jwt.MapClaims{"sub": "a", "aud": "api://other", "exp": time.Now().Add(time.Hour).Unix()})
 		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
 			base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"a","aud":"api://chat","exp":9999999999}`)) + "."
+		lineSep := bearer(t, jwt.MapClaims{"sub": "a\u2028b", "aud": "api://chat", "exp": time.Now().Add(time.Hour).Unix()})
+		future := bearer(t, jwt.MapClaims{"sub": "a", "aud": "api://chat", "iat": time.Now().Add(time.Hour).Unix(), "exp": time.Now().Add(2 * time.Hour).Unix()})
+		critTok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "a", "aud": "api://chat", "exp": time.Now().Add(time.Hour).Unix()})
+		critTok.Header["crit"] = []string{"urn:example:ext"}
+		crit, _ := critTok.SignedString([]byte(jwtSecret))
 		for _, tc := range []struct{ name, tok, code, in string }{
 			{"expired", expired, "auth.token_expired", "expired"},
 			{"wrong audience", wrongAud, "auth.invalid_audience", "api://other"},
 			{"alg none", none, "auth.algorithm_not_allowed", "none"},
+			{"U+2028 in the user id", lineSep, "auth.invalid_user_id", "U+2028"},
+			{"iat an hour ahead", future, "auth.token_not_yet_valid", "iat"},
+			{"unknown crit", crit, "auth.unsupported_critical_header", "urn:example:ext"},
 		} {
 			status, _, b := do(t, "POST", h.URL+"/api/negotiate", "", map[string]string{"Authorization": "Bearer " + tc.tok})
 			e := wantError(t, status, b, 401, tc.code)
