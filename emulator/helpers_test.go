@@ -368,6 +368,12 @@ func (e *env) rest(method, path, query, body string) restResp {
 
 func (e *env) restWithToken(method, path, query, body, token string) restResp {
 	e.t.Helper()
+	return e.restTyped(method, path, query, "application/json; charset=utf-8", body, token)
+}
+
+// restTyped is restWithToken with the body's Content-Type.
+func (e *env) restTyped(method, path, query, contentType, body, token string) restResp {
+	e.t.Helper()
 	u := e.srv.URL + path
 	if query != "" {
 		u += "?" + query
@@ -384,7 +390,7 @@ func (e *env) restWithToken(method, path, query, body, token string) restResp {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

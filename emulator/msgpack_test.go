@@ -245,3 +245,75 @@ func TestMsgpackLongPolling(t *testing.T) {
 		}
 	}
 }
+
+// binaryPayload builds what the .NET Management SDK sends in transient
+// mode: a MessagePack map from protocol name to framed record (bin).
+func binaryPayload(t *testing.T, records map[string][]byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	_ = enc.EncodeMapLen(len(records))
+	for _, name := range []string{"json", "messagepack"} {
+		if rec, ok := records[name]; ok {
+			_ = enc.EncodeString(name)
+			_ = enc.EncodeBytes(rec)
+		}
+	}
+	return buf.String()
+}
+
+func framedMsgpack(t *testing.T, v []any) []byte {
+	t.Helper()
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(binary.AppendUvarint(nil, uint64(len(b))), b...)
+}
+
+// TestBinaryRESTPayload: an application/octet-stream :send carrying one
+// record per protocol reaches each client as its record, byte for byte (bin
+// stays bin for MessagePack clients); with only the MessagePack record, JSON
+// clients get it converted (bin as base64); malformed payloads are 400.
+func TestBinaryRESTPayload(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	j := e.connect("chat", "a", false)
+	m := e.connectMsgpack("chat", "b")
+	send := func(body string) restResp {
+		t.Helper()
+		return e.restTyped("POST", "/api/hubs/chat/:send", apiV, "application/octet-stream", body, e.restToken("/api/hubs/chat/:send?"+apiV))
+	}
+	jsonRec := []byte(`{"type":1,"target":"bin","arguments":["AQID"]}` + "\x1e")
+	mpRec := framedMsgpack(t, []any{1, map[string]string{}, nil, "bin", []any{[]byte{1, 2, 3}}})
+	if r := send(binaryPayload(t, map[string][]byte{"json": jsonRec, "messagepack": mpRec})); r.status != 202 {
+		t.Fatalf("send: %d %s", r.status, r.body)
+	}
+	if rec := j.nextRaw(5 * time.Second); string(rec)+"\x1e" != string(jsonRec) {
+		t.Fatalf("JSON client got %q", rec)
+	}
+	if got := m.next(5 * time.Second); len(got) != 5 || !bytes.Equal(got[4].([]any)[0].([]byte), []byte{1, 2, 3}) {
+		t.Fatalf("MessagePack client got %#v", got)
+	}
+	// Only the MessagePack record: JSON clients get it converted.
+	if r := send(binaryPayload(t, map[string][]byte{"messagepack": mpRec})); r.status != 202 {
+		t.Fatalf("send: %d %s", r.status, r.body)
+	}
+	j.expectInvocation("bin", `"AQID"`)
+	if got := m.next(5 * time.Second); len(got) != 5 {
+		t.Fatalf("MessagePack client got %#v", got)
+	}
+	for name, body := range map[string]string{
+		"not a map":       "\x91\x01",
+		"unknown key":     binaryPayload(t, map[string][]byte{"json": jsonRec})[:1] + "\xa3xml\xc4\x00",
+		"two records":     binaryPayload(t, map[string][]byte{"json": append(append([]byte{}, jsonRec...), jsonRec...)}),
+		"with an id":      binaryPayload(t, map[string][]byte{"json": []byte(`{"type":1,"invocationId":"1","target":"x","arguments":[]}` + "\x1e")}),
+		"not invocation":  binaryPayload(t, map[string][]byte{"json": []byte(`{"type":6}` + "\x1e")}),
+		"targets differ":  binaryPayload(t, map[string][]byte{"json": jsonRec, "messagepack": framedMsgpack(t, []any{1, map[string]string{}, nil, "other", []any{}})}),
+		"unframed record": binaryPayload(t, map[string][]byte{"json": jsonRec[:len(jsonRec)-1]}),
+	} {
+		if r := send(body); r.status != 400 || r.errorDetail(t).Code != "Error.InvalidRequest" {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	j.expectNothing(50 * time.Millisecond)
+}

@@ -154,12 +154,18 @@ func (e *Emulator) restSend(w http.ResponseWriter, r *http.Request, key string, 
 		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "body", "could not read the body")
 		return
 	}
-	p, err := decodePayload(body)
+	var rec *outMessage
+	if isBinaryPayload(r) {
+		rec, err = decodeBinaryPayload(body)
+	} else {
+		var p payload
+		p, err = decodePayload(body)
+		rec = newInvocation(p.target, p.args)
+	}
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "body", err.Error())
 		return
 	}
-	rec := newInvocation(p.target, p.args)
 	ex := excludedSet(r)
 	now := e.now()
 	send := func(c *conn) {

@@ -353,16 +353,17 @@ func (p keyPolicy) Do(req *policy.Request) (*http.Response, error) {
 // An operation that sends a message sets send, which forbids retries that
 // could deliver it twice.
 type call struct {
-	op         string        // the method name, e.g. "SendToAll", for errors and logs
-	method     string        // HTTP method
-	path       string        // after "api/", already escaped
-	apiVersion string        // "" for none; part of the token audience
-	query      url.Values    // extra query, not part of aud
-	body       []byte        // JSON or nil
-	send       bool          // a non-idempotent send (see the retry rule)
-	ok         []int         // success statuses
-	app        string        // application, validated; "" means the client's
-	timeout    time.Duration // per-try timeout when > 0 (an :invoke waits for a client)
+	op          string        // the method name, e.g. "SendToAll", for errors and logs
+	method      string        // HTTP method
+	path        string        // after "api/", already escaped
+	apiVersion  string        // "" for none; part of the token audience
+	query       url.Values    // extra query, not part of aud
+	body        []byte        // JSON (or contentType) or nil
+	contentType string        // the body's media type; JSON when empty
+	send        bool          // a non-idempotent send (see the retry rule)
+	ok          []int         // success statuses
+	app         string        // application, validated; "" means the client's
+	timeout     time.Duration // per-try timeout when > 0 (an :invoke waits for a client)
 }
 
 // do runs k through the pipeline. It returns the response when its status
@@ -397,7 +398,7 @@ func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	h.Set("User-Agent", c.userAgent)
 	h.Set("Asrs-User-Agent", c.userAgent)
 	if k.body != nil {
-		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(k.body)), "application/json; charset=utf-8"); err != nil {
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(k.body)), cmp.Or(k.contentType, "application/json; charset=utf-8")); err != nil {
 			return nil, err
 		}
 	}

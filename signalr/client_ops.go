@@ -23,6 +23,9 @@ type Message struct {
 	// Arguments is the JSON array of arguments, forwarded as is; nil or
 	// empty means no arguments.
 	Arguments json.RawMessage
+
+	// binary is the body of a message built by NewBinaryMessage (payload.go).
+	binary []byte
 }
 
 // NewMessage encodes args as the arguments of a message to target.
@@ -39,6 +42,9 @@ func NewMessage(target string, args ...any) (Message, error) {
 
 // body encodes {"target":…,"arguments":[…]} and enforces MaxPayloadSize.
 func (m Message) body() ([]byte, error) {
+	if m.binary != nil {
+		return m.binaryBody()
+	}
 	if strings.TrimSpace(m.Target) == "" {
 		return nil, &ArgumentError{Name: ArgTarget, Reason: "must not be empty"}
 	}
@@ -161,7 +167,7 @@ func (c *Client) send(ctx context.Context, op, p string, perr error, msg Message
 		return err
 	}
 	_, err = c.do(ctx, call{op: op, method: http.MethodPost, path: p + "/:send", apiVersion: APIVersion,
-		query: q, body: body, send: true, ok: statusAccepted})
+		query: q, body: body, contentType: msg.contentType(), send: true, ok: statusAccepted})
 	return err
 }
 
