@@ -65,6 +65,25 @@ const (
 	CodeBroadcastTooLarge        = "broadcast.too_large"
 	CodeBroadcastEmpty           = "broadcast.empty"
 	CodeBroadcastUnauthenticated = "broadcast.unauthenticated"
+	// CodeBroadcastInvalidFilter: an item's filter does not parse.
+	CodeBroadcastInvalidFilter = "broadcast.invalid_filter"
+	// CodeBroadcastFilterConflict: filter combined with userId or
+	// connectionId (or ttl, or removeAll).
+	CodeBroadcastFilterConflict = "broadcast.filter_conflict"
+
+	// Presence (GET /api/presence).
+	CodePresenceMissingGroup = "presence.missing_group"
+	CodePresenceInvalidGroup = "presence.invalid_group"
+
+	// Invoke (POST /api/invoke): client results.
+	CodeInvokeInvalid            = "invoke.invalid_request"
+	CodeInvokeClientError        = "invoke.client_error"
+	CodeInvokeConnectionNotFound = "invoke.connection_not_found"
+	CodeInvokeTimeout            = "invoke.timeout"
+	// CodeServiceFeatureMissing: the service answered 404 to an operation
+	// of a newer api-version (2023-07-01 :execute, 2024-12-01 :invoke and
+	// group listing): the region or tier does not offer it yet.
+	CodeServiceFeatureMissing = "service.feature_unavailable"
 
 	// Upstream: calls from the service to /api/upstream (the signalr and
 	// signalr/serverless packages use the same codes).
@@ -185,6 +204,15 @@ var registry = []Info{
 	{CodeBroadcastTooLarge, http.StatusRequestEntityTooLarge, "A message is larger than the service's 1 MB REST limit.", "Send smaller messages, or split them."},
 	{CodeBroadcastUnauthenticated, http.StatusUnauthorized, "BROADCAST_REQUIRE_AUTH is on and the caller presented no credentials.", "Call broadcast with `Authorization: Bearer <token>` (or through App Service Authentication), besides the function key."},
 	{CodeBroadcastEmpty, http.StatusBadRequest, "The broadcast body holds no message.", "Send at least one message or group action."},
+	{CodeBroadcastInvalidFilter, http.StatusBadRequest, "An item's filter is not a valid OData connection filter; the message says at which position and what was expected. Nothing was sent.", "Fix the filter, e.g. startswith(userId, 'listener-') or 'room1' in groups; quote strings with ' and double a ' inside them ('o''brien')."},
+	{CodeBroadcastFilterConflict, http.StatusBadRequest, "An item combines filter with userId or connectionId (or a filtered group action has ttl, or is removeAll). Nothing was sent.", "Express the user or connection in the filter (userId eq 'u1' and ...), or drop the filter; groupName and excluded combine with a filter."},
+	{CodePresenceMissingGroup, http.StatusBadRequest, "GET /api/presence needs ?group=NAME.", "Add ?group=<group name>."},
+	{CodePresenceInvalidGroup, http.StatusBadRequest, "The group name is empty, blank or longer than 1024 characters.", "Use a group name of 1 to 1024 characters that is not only white space."},
+	{CodeInvokeInvalid, http.StatusBadRequest, "The invoke body is not {\"connectionId\",\"target\",\"arguments\":[...],\"timeout\":seconds} or a field is out of range.", "Send connectionId and target; arguments must be an array; timeout is whole seconds from 1 to SIGNALR_INVOKE_MAX_TIMEOUT."},
+	{CodeInvokeClientError, http.StatusBadGateway, "The client's handler for the target failed (it threw or returned an error); the message carries the client's error.", "Fix the client's connection.on handler, or handle this error; the client stays connected."},
+	{CodeInvokeConnectionNotFound, http.StatusNotFound, "The connection is not connected to any endpoint, or it disconnected before it answered.", "Invoke a connection that is connected now; expect this when clients leave."},
+	{CodeInvokeTimeout, http.StatusGatewayTimeout, "The client did not answer within the timeout (its handler did not return, or it has no handler for the target).", "Register the handler with connection.on(target, ...) and return a value; raise timeout (up to SIGNALR_INVOKE_MAX_TIMEOUT)."},
+	{CodeServiceFeatureMissing, http.StatusNotImplemented, "The service answered 404 for an operation of a newer REST api-version (2023-07-01 filters, 2024-12-01 client invocation and group listing): the service in this region or tier does not offer it yet.", "Check the region's and tier's support of the api-version; run the emulator to develop meanwhile, or avoid the feature."},
 
 	{CodeUpstreamMissingHeader, http.StatusBadRequest, "A call to the upstream lacks an X-ASRS-* header or has an unknown category or event: it does not come from the service.", "Only Azure SignalR Service (or the emulator with -upstream) should call /api/upstream; run `handler doctor --upstream URL` to send a correct call."},
 	{CodeUpstreamUnsupportedMedia, http.StatusUnsupportedMediaType, "The upstream body is neither application/json nor application/x-msgpack.", "The service sends the client's protocol; a proxy in between must not change the Content-Type."},

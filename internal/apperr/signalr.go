@@ -20,6 +20,11 @@ func FromSignalR(err error) *Error {
 	if err == nil {
 		return nil
 	}
+	// Already mapped (a caller that knows more, e.g. which feature a 404
+	// means): kept as is.
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
+	}
 	var (
 		cse *signalr.ConnectionStringError
 		re  *signalr.ResponseError

@@ -70,6 +70,7 @@ var serviceHints = map[string][]string{
 	apperr.CodeServiceError:              {"service's error code"},
 	apperr.CodeServiceUnreachable:        {"DNS"},
 	apperr.CodeServiceTLS:                {"TLS 1.2"},
+	apperr.CodeServiceFeatureMissing:     {"api-version", "emulator"},
 }
 
 func checkMapping(t *testing.T, name string, err error, code string) {

@@ -52,6 +52,10 @@ const broadcastJSON = `{"bindings": [
 // overrides or adds files (content "" removes one).
 const upstreamJSON = `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"function","methods":["post"],"route":"upstream"},{"type":"http","direction":"out","name":"res"}]}`
 
+const presenceJSON = `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"function","methods":["get"],"route":"presence"},{"type":"http","direction":"out","name":"res"}]}`
+
+const invokeJSON = `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"function","methods":["post"],"route":"invoke"},{"type":"http","direction":"out","name":"res"}]}`
+
 const healthJSON = `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["get"],"route":"health"},{"type":"http","direction":"out","name":"res"}]}`
 
 func writeApp(t *testing.T, files map[string]string) string {
@@ -63,6 +67,8 @@ func writeApp(t *testing.T, files map[string]string) string {
 		"broadcast/function.json": broadcastJSON,
 		"health/function.json":    healthJSON,
 		"upstream/function.json":  upstreamJSON,
+		"presence/function.json":  presenceJSON,
+		"invoke/function.json":    invokeJSON,
 		"handler":                 "#!/bin/sh\nexit 0\n",
 	}
 	for k, v := range files {

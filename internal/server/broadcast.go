@@ -185,6 +185,8 @@ func (s *Server) apply(ctx context.Context, c *signalr.Client, hub string, it *o
 		} else {
 			_, err = c.RemoveUserFromAllGroups(ctx, hub, it.UserID, nil)
 		}
+	case routeFilter, routeFilterAdd, routeFilterRemove:
+		err = applyFilter(ctx, c, hub, it)
 	default:
 		err = fmt.Errorf("unknown route %q", it.route)
 	}

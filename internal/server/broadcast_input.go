@@ -43,6 +43,7 @@ type outputItem struct {
 	Endpoints    []string        `json:"endpoints"`
 	Action       string          `json:"action"`
 	TTL          *int64          `json:"ttl"`
+	Filter       string          `json:"filter"` // broadcast_filter.go
 
 	kind  outputKind
 	route string // message: connection, user, group, all; action: add, remove, removeAll
@@ -161,10 +162,16 @@ func (it *outputItem) decode(raw json.RawMessage) *apperr.Error {
 		}
 		return apperr.New(apperr.CodeBroadcastInvalidJSON, "the body is not valid JSON", "")
 	}
+	var err *apperr.Error
 	if it.Action != "" {
-		return it.validateAction()
+		err = it.validateAction()
+	} else {
+		err = it.validateMessage()
 	}
-	return it.validateMessage()
+	if err == nil && it.Filter != "" {
+		err = it.validateFilter()
+	}
+	return err
 }
 
 func (it *outputItem) validateMessage() *apperr.Error {
@@ -221,7 +228,7 @@ func (it *outputItem) validateAction() *apperr.Error {
 	if it.Target != "" {
 		return apperr.New(apperr.CodeBroadcastInvalid, "an item has both action and target; send the message and the group action as two items", "")
 	}
-	if it.ConnectionID == "" && it.UserID == "" {
+	if it.ConnectionID == "" && it.UserID == "" && it.Filter == "" {
 		return apperr.New(apperr.CodeBroadcastMissingID, fmt.Sprintf("the %s action names neither userId nor connectionId", it.route), "")
 	}
 	if it.route != "removeAll" {

@@ -84,6 +84,9 @@ type Config struct {
 	MaxInFlight int `setting:"HANDLER_MAX_IN_FLIGHT" default:"0"`
 	// RESTTimeout bounds one try of a REST call to the service.
 	RESTTimeout time.Duration `setting:"SIGNALR_REST_TIMEOUT" default:"10s"`
+	// InvokeMaxTimeout is the default and the largest timeout of POST
+	// /api/invoke (how long a client may take to answer).
+	InvokeMaxTimeout time.Duration `setting:"SIGNALR_INVOKE_MAX_TIMEOUT" default:"30s"`
 	// HealthInterval is how often every endpoint's HEAD /api/health is
 	// probed in the background (0 disables probing).
 	HealthInterval time.Duration `setting:"SIGNALR_HEALTH_INTERVAL" default:"30s"`
@@ -288,6 +291,9 @@ func (c Config) Validate() error {
 	}
 	if c.RESTTimeout < 100*time.Millisecond || c.RESTTimeout > 2*time.Minute {
 		return bad("SIGNALR_REST_TIMEOUT", "%s is outside 100ms..2m", c.RESTTimeout)
+	}
+	if c.InvokeMaxTimeout != 0 && (c.InvokeMaxTimeout < time.Second || c.InvokeMaxTimeout > 10*time.Minute) {
+		return bad("SIGNALR_INVOKE_MAX_TIMEOUT", "%s is outside 1s..10m", c.InvokeMaxTimeout)
 	}
 	if c.HealthInterval != 0 && (c.HealthInterval < time.Second || c.HealthInterval > time.Hour) {
 		return bad("SIGNALR_HEALTH_INTERVAL", "%s is outside 1s..1h (0 disables probing)", c.HealthInterval)

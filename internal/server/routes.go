@@ -38,6 +38,8 @@ func Functions() []Function {
 		{Name: "broadcast", Route: "broadcast", Methods: []string{"post"}, AuthLevel: "function", JSONBody: true, MaxBodyBytes: maxBroadcastBody},
 		{Name: "health", Route: "health", Methods: []string{"get"}, AuthLevel: "anonymous"},
 		{Name: "upstream", Route: "upstream", Methods: []string{"post"}, AuthLevel: "function"},
+		{Name: "presence", Route: "presence", Methods: []string{"get"}, AuthLevel: "function"},
+		{Name: "invoke", Route: "invoke", Methods: []string{"post"}, AuthLevel: "function", JSONBody: true, MaxBodyBytes: maxInvokeBody},
 	}
 }
 
@@ -62,6 +64,8 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 		"broadcast": http.HandlerFunc(s.handleBroadcast),
 		"health":    http.HandlerFunc(s.handleHealth),
 		"upstream":  s.upstream,
+		"presence":  http.HandlerFunc(s.handlePresence),
+		"invoke":    http.HandlerFunc(s.handleInvoke),
 	}
 	// inFlight counts each function's requests for HANDLER_MAX_IN_FLIGHT
 	// (none: not bounded).

@@ -28,9 +28,20 @@ type listener struct {
 
 func listen(t *testing.T, handlerURL string) *listener {
 	t.Helper()
+	return listenAs(t, handlerURL, "")
+}
+
+// listenAs is listen for user (the handler needs DEV_ALLOW_CLIENT_USER_ID);
+// "" connects anonymously.
+func listenAs(t *testing.T, handlerURL, user string) *listener {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	_, _, b := do(t, "POST", handlerURL+"/api/negotiate", "", nil)
+	var hdr map[string]string
+	if user != "" {
+		hdr = map[string]string{"x-ms-signalr-userid": user}
+	}
+	_, _, b := do(t, "POST", handlerURL+"/api/negotiate", "", hdr)
 	var nr struct{ URL, AccessToken string }
 	if err := json.Unmarshal(b, &nr); err != nil {
 		t.Fatalf("negotiate: %s", b)
@@ -61,7 +72,11 @@ func listen(t *testing.T, handlerURL string) *listener {
 		t.Fatal(err)
 	}
 	l := &listener{id: cn.ConnectionID, ws: c, recs: make(chan map[string]any, 64)}
+	// The handshake answer ({}) means the connection is registered: only
+	// then can a message reach it.
+	ready := make(chan struct{})
 	go func() {
+		hs := ready
 		for {
 			_, data, err := c.Read(ctx)
 			if err != nil {
@@ -70,12 +85,24 @@ func listen(t *testing.T, handlerURL string) *listener {
 			}
 			for _, rec := range bytes.Split(data, []byte{0x1e}) {
 				var m map[string]any
-				if json.Unmarshal(rec, &m) == nil && m["type"] == float64(1) {
+				if json.Unmarshal(rec, &m) != nil {
+					continue
+				}
+				if _, typed := m["type"]; !typed && hs != nil {
+					close(hs)
+					hs = nil
+				}
+				if m["type"] == float64(1) {
 					l.recs <- m
 				}
 			}
 		}
 	}()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		t.Fatal("no handshake answer")
+	}
 	return l
 }
 
