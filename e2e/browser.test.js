@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 import { chromiumFlags, findChromium } from "./lib/browser.js";
-import { broadcastMissing, emulatorBroadcast, startHandler, startStack } from "./lib/stack.js";
+import { broadcastMissing, emulatorBroadcast, emulatorKey, freePort, startEmulator, startHandler, startStack } from "./lib/stack.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.join(here, "artifacts");
@@ -230,6 +230,62 @@ describe("browser: Debian chromium + @microsoft/signalr browser bundle", () => {
       await page.close();
     } finally {
       await strict.proc.stop();
+    }
+  });
+
+  test("the dev chat page explains a service that is down and keeps Send off", async (t) => {
+    // A handler whose connection string points at a port nobody listens on.
+    const dead = await freePort();
+    const handler = await startHandler({
+      AzureSignalRConnectionString: `Endpoint=http://127.0.0.1;Port=${dead};AccessKey=${emulatorKey};Version=1.0;`,
+      ALLOW_ANONYMOUS: "true", DEV_CHAT_PAGE: "true",
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${handler.url}/chat/`, { timeout: 10000 });
+      await page.waitForFunction(() => /Retrying/.test(document.getElementById("error").textContent), null, { timeout: 15000 });
+      const error = await page.textContent("#error");
+      // Where it tried, which hop failed (the service, not the handler), and at which address.
+      assert.match(error, new RegExp(`Tried: POST ${handler.url.replace("127.0.0.1", "127\\.0\\.0\\.1")}/api/negotiate`), error);
+      assert.match(error, /The handler answered/, error);
+      assert.match(error, new RegExp(`SignalR service does not answer at http://127\\.0\\.0\\.1:${dead}`), error);
+      assert.doesNotMatch(error, /^Failed to complete negotiation/m, error);
+      assert.equal(await page.textContent("#state"), "disconnected");
+      assert.equal(await page.isDisabled("#send-button"), true, "Send is enabled while disconnected");
+      mkdirSync(artifacts, { recursive: true });
+      const shot = path.join(artifacts, "chat-service-down.png");
+      await page.screenshot({ path: shot, fullPage: true });
+      t.diagnostic(`screenshot: ${path.relative(process.cwd(), shot)}`);
+      await page.close();
+    } finally {
+      await handler.proc.stop();
+    }
+  });
+
+  test("the dev chat page shows reconnecting, then reconnected, with Send off in between", async () => {
+    let emulator = await startEmulator();
+    const handler = await startHandler({
+      AzureSignalRConnectionString: emulator.connectionString, ALLOW_ANONYMOUS: "true", DEV_CHAT_PAGE: "true",
+    });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${handler.url}/chat/`, { timeout: 10000 });
+      await page.waitForFunction(() => document.getElementById("state").textContent === "connected", null, { timeout: 15000 });
+      assert.equal(await page.isDisabled("#send-button"), false, "Send is disabled while connected");
+
+      await emulator.proc.stop(); // the service goes away under the open connection
+      await page.waitForFunction(() => document.getElementById("state").textContent === "reconnecting…", null, { timeout: 15000 });
+      assert.equal(await page.isDisabled("#send-button"), true, "Send is enabled while reconnecting");
+      assert.match(await page.textContent("#error"), /reconnecting/i);
+
+      emulator = await startEmulator({ port: emulator.port }); // back on the same address
+      await page.waitForFunction(() => document.getElementById("state").textContent === "reconnected", null, { timeout: 20000 });
+      assert.equal(await page.isDisabled("#send-button"), false, "Send stays disabled after reconnecting");
+      assert.equal(await page.textContent("#error"), "");
+    } finally {
+      await page.close();
+      await handler.proc.stop();
+      await emulator.proc.stop();
     }
   });
 

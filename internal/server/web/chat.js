@@ -5,12 +5,21 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const stateEl = $("state"), idEl = $("connection-id"), errorEl = $("error");
-  const list = $("messages"), form = $("send"), nameEl = $("name"), textEl = $("text");
+  const list = $("messages"), form = $("send"), nameEl = $("name"), textEl = $("text"), sendBtn = $("send-button");
+  const apiBase = new URL("/api", location.href).href;
+  const negotiateURL = apiBase + "/negotiate";
+  const retrySeconds = 5;
+  let conn = null;
 
-  function setState(state) {
-    stateEl.textContent = state;
+  // Send works only while connected: a message sent while disconnected
+  // would reach the others but not come back to this page.
+  function setState(state, label) {
+    stateEl.textContent = label || state;
     stateEl.className = state;
-    idEl.textContent = state === "connected" && conn && conn.connectionId ? conn.connectionId : "";
+    const connected = state === "connected";
+    idEl.textContent = connected && conn && conn.connectionId ? conn.connectionId : "";
+    sendBtn.disabled = !connected;
+    sendBtn.title = connected ? "" : "Not connected: sending is possible again once the page has reconnected.";
   }
 
   function showError(msg) {
@@ -38,25 +47,90 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  // The handler's JSON error {"error":{code,message,hint}} as text.
+  function handlerError(body) {
+    const e = body && body.error;
+    if (!e) return "";
+    return e.code + ": " + e.message + (e.hint ? "\n" + e.hint : "");
+  }
+
+  // explainConnectFailure says, in plain words, which hop of a failed
+  // connect broke: the client's own error names only the symptom ("Failed
+  // to fetch"). It repeats the client's two steps: negotiate with the
+  // handler, then negotiate with the service at the url the handler gave.
+  async function explainConnectFailure(err) {
+    const lines = ["Cannot connect.", "Tried: POST " + negotiateURL];
+    let res, body;
+    try {
+      res = await fetch(negotiateURL + "?negotiateVersion=1", { method: "POST" });
+      body = await res.json().catch(() => null);
+    } catch (_) {
+      lines.push("The handler does not answer at " + apiBase + ": is ./handler running? (`make dev` starts it.)");
+      return lines.join("\n");
+    }
+    if (!res.ok) {
+      lines.push("The handler refused negotiate (" + res.status + ")." + (handlerError(body) ? "\n" + handlerError(body) : ""));
+      return lines.join("\n");
+    }
+    if (!body || typeof body.url !== "string") {
+      lines.push("The handler answered negotiate without a service url: " + String(err && err.message || err));
+      return lines.join("\n");
+    }
+    // The handler is fine; ask the service as the client does.
+    let service;
+    try {
+      service = new URL(body.url);
+    } catch (_) {
+      lines.push("The handler gave an invalid service url: " + body.url);
+      return lines.join("\n");
+    }
+    const serviceNegotiate = new URL(service.href);
+    serviceNegotiate.pathname = serviceNegotiate.pathname.replace(/\/?$/, "/negotiate");
+    serviceNegotiate.searchParams.set("negotiateVersion", "1");
+    lines.push("The handler answered and sent the client to the SignalR service at " + service.origin + ".");
+    try {
+      const sres = await fetch(serviceNegotiate.href, {
+        method: "POST",
+        headers: body.accessToken ? { Authorization: "Bearer " + body.accessToken } : {},
+      });
+      if (sres.ok) {
+        lines.push("The service answers too; the connection itself failed: " + String(err && err.message || err));
+      } else {
+        const text = (await sres.text().catch(() => "")).slice(0, 300);
+        lines.push("The SignalR service refused the connection (" + sres.status + "): " + text);
+      }
+    } catch (_) {
+      lines.push("The SignalR service does not answer at " + service.origin + " (" + serviceNegotiate.origin + serviceNegotiate.pathname + "): " +
+        "is the emulator running (`make dev` starts it), or is the Endpoint of AzureSignalRConnectionString right?");
+    }
+    return lines.join("\n");
+  }
+
   if (typeof signalR === "undefined") {
     setState("disconnected");
     showError("The SignalR client (/chat/signalr.min.js) did not load. Run `make deps` and reload.");
     return;
   }
 
-  const conn = new signalR.HubConnectionBuilder()
-    .withUrl(new URL("/api", location.href).href)
+  conn = new signalR.HubConnectionBuilder()
+    .withUrl(apiBase)
     .withAutomaticReconnect()
     .configureLogging(signalR.LogLevel.Warning)
     .build();
 
   conn.on("newMessage", addMessage);
-  conn.onreconnecting((err) => { setState("reconnecting"); showError(err ? err.message : ""); });
-  conn.onreconnected(() => { setState("connected"); showError(""); });
+  conn.onreconnecting((err) => {
+    setState("reconnecting", "reconnecting…");
+    showError("Connection lost" + (err ? ": " + err.message : "") + "; reconnecting. Send is off until then.");
+  });
+  conn.onreconnected(() => {
+    setState("connected", "reconnected");
+    showError("");
+  });
   conn.onclose((err) => {
     setState("disconnected");
-    showError(err ? "Connection closed: " + err.message : "");
-    setTimeout(start, 5000);
+    showError((err ? "Connection closed: " + err.message + "\n" : "") + "Reconnecting in " + retrySeconds + " s.");
+    setTimeout(start, retrySeconds * 1000);
   });
 
   async function start() {
@@ -67,52 +141,39 @@
       showError("");
     } catch (err) {
       setState("disconnected");
-      showError("Cannot connect: " + err.message + (await negotiateProblem()) + "\nRetrying in 5 s.");
-      setTimeout(start, 5000);
+      showError((await explainConnectFailure(err)) + "\nRetrying in " + retrySeconds + " s.");
+      setTimeout(start, retrySeconds * 1000);
     }
   }
 
-  // The client's error says only the status; the handler's JSON error says
-  // why and how to fix it, so ask once more and show that.
-  async function negotiateProblem() {
-    try {
-      const res = await fetch("/api/negotiate", { method: "POST" });
-      if (res.ok) return "";
-      const body = await res.json();
-      if (body && body.error) {
-        return "\n" + body.error.code + ": " + body.error.message + (body.error.hint ? "\n" + body.error.hint : "");
-      }
-    } catch (_) { /* unreachable or not JSON */ }
-    return "";
+  // send posts one chat message; the only place that knows how.
+  async function send(name, text) {
+    const res = await fetch(apiBase + "/broadcast", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ target: "newMessage", arguments: [{ name, text }] }),
+    });
+    if (res.ok) return "";
+    const detail = handlerError(await res.json().catch(() => null));
+    return detail || res.status + " " + res.statusText;
   }
 
   nameEl.value = localStorage.getItem("chat.name") || "";
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const name = nameEl.value.trim(), text = textEl.value.trim();
-    if (!name || !text) return;
+    if (!name || !text || sendBtn.disabled) return;
     localStorage.setItem("chat.name", name);
     try {
-      const res = await fetch("/api/broadcast", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ target: "newMessage", arguments: [{ name, text }] }),
-      });
-      if (!res.ok) {
-        let detail = res.status + " " + res.statusText;
-        try {
-          const body = await res.json();
-          if (body && body.error) {
-            detail = body.error.code + ": " + body.error.message + (body.error.hint ? "\n" + body.error.hint : "");
-          }
-        } catch (_) { /* not JSON */ }
-        showError("Send failed: " + detail);
+      const failure = await send(name, text);
+      if (failure) {
+        showError("Send failed: " + failure);
         return;
       }
       textEl.value = "";
       showError("");
     } catch (err) {
-      showError("Send failed: " + err.message);
+      showError("Send failed: the handler does not answer at " + apiBase + " (" + err.message + ")");
     }
     textEl.focus();
   });
