@@ -127,6 +127,7 @@ type fakeService struct {
 	srv        *httptest.Server
 	key        string
 	authStatus int           // forced status of the REST call, 0: verify
+	noNewest   bool          // answer the 2023-07-01/2024-12-01 operations 404, as a service without them
 	dateOffset time.Duration // added to the Date header
 	restOK     atomic.Int32  // REST calls whose token verified
 	clientOK   atomic.Int32  // client negotiates whose token verified
@@ -183,6 +184,15 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.restOK.Add(1)
 		w.Header().Set("x-ms-error-code", "Warning.Connection.NotExisted")
+		w.WriteHeader(http.StatusNotFound)
+	// The newest operations (the api-version probes), unless noNewest.
+	case !f.noNewest && r.Method == http.MethodPost && r.URL.Path == "/api/hubs/chat/:execute" && r.URL.Query().Get("api-version") == "2023-07-01":
+		w.WriteHeader(http.StatusAccepted)
+	case !f.noNewest && r.Method == http.MethodGet && r.URL.Path == "/api/hubs/chat/groups/doctor-probe/connections" && r.URL.Query().Get("api-version") == "2024-12-01":
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"value":[]}`)
+	case !f.noNewest && r.Method == http.MethodPost && r.URL.Path == "/api/hubs/chat/connections/doctor-probe/:invoke" && r.URL.Query().Get("api-version") == "2024-12-01":
+		w.Header().Set("x-ms-error-code", "Error.Connection.NotExisted")
 		w.WriteHeader(http.StatusNotFound)
 	case r.Method == http.MethodPost && r.URL.Path == "/client/negotiate":
 		if r.URL.Query().Get("hub") != "chat" || r.URL.Query().Get("negotiateVersion") != "1" {

@@ -331,6 +331,7 @@ func (r *runner) checkREST(ctx context.Context, ep *endpointConf) {
 	switch {
 	case err == nil:
 		r.add(finding("auth "+label, Pass, "", fmt.Sprintf("the service accepted the handler's token (HEAD connection existence check answered %d)", status), "", ad))
+		r.checkAPIVersions(ctx, label, client, rec) // apiversions.go
 		return
 	case errors.As(err, &ce):
 		code, msg := classifyNetErr(ce.Err, r.opts.Timeout)
