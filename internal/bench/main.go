@@ -283,13 +283,12 @@ func (s *stack) hBase() string  { return "http://127.0.0.1:" + strconv.Itoa(s.hP
 func (s *stack) blBase() string { return "http://127.0.0.1:" + strconv.Itoa(s.blPort) }
 
 // handlerEnv is the environment the Functions host gives the handler, plus
-// the settings of local.settings.json a developer would have.
+// the settings of local.settings.json a developer would have, with HS256
+// bearer verification on (anonymous callers stay allowed) for the
+// authenticated negotiate.
 func (s *stack) handlerEnv(port int) []string {
-	return baseEnv(
-		"FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port),
-		"AzureSignalRConnectionString="+s.connStr,
-		"LOG_LEVEL=warn",
-	)
+	return baseEnv(append([]string{"FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port), "AzureSignalRConnectionString=" + s.connStr,
+		"LOG_LEVEL=warn", "AUTH_JWT_SECRET=" + benchJWTSecret}, authEnv()...)...)
 }
 
 func (s *stack) stopBaseline() {
