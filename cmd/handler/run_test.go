@@ -68,3 +68,42 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		t.Errorf("stderr: %s", stderr)
 	}
 }
+
+// TestRunWarnsMissingVersion: a connection string without Version starts
+// the handler, with one warning line on stderr carrying the code.
+func TestRunWarnsMissingVersion(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	env := server.Env{"FUNCTIONS_CUSTOMHANDLER_PORT": port,
+		"AzureSignalRConnectionString": "Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;"}
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"handler"}, env, stdout, stderr) }()
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) { // polled as the host polls
+		var resp *http.Response
+		if resp, err = http.Post("http://127.0.0.1:"+port+"/api/negotiate", "application/json", nil); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("negotiate %d", resp.StatusCode)
+			}
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("run never listened: %v\n%s%s", err, stdout, stderr)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"level":"WARN"`) || !strings.Contains(lines[0], `"code":"config.connection_string.missing_version"`) ||
+		!strings.Contains(lines[0], "AzureSignalRConnectionString has no Version") {
+		t.Errorf("stderr, want one warning:\n%s", stderr)
+	}
+	if strings.Contains(stderr.String()+stdout.String(), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		t.Error("the access key is logged")
+	}
+}

@@ -253,7 +253,7 @@ var registry = []Info{
 	{CodeConfigConnStrDuplicate, 0, "A property appears twice in the connection string.", "Keep one of each property (keys are case-insensitive)."},
 	{CodeConfigConnStrMissingEndpoint, 0, "The connection string has no Endpoint.", "Add Endpoint=https://NAME.service.signalr.net; — copy the whole string with `az signalr key list -n NAME -g GROUP --query primaryConnectionString -o tsv`."},
 	{CodeConfigConnStrInvalidEndpoint, 0, "Endpoint is not an absolute http or https URL.", "Write Endpoint=https://NAME.service.signalr.net (scheme included)."},
-	{CodeConfigConnStrMissingVersion, 0, "The connection string has no Version; old SDKs required it.", "Append Version=1.0; as the portal's connection strings do."},
+	{CodeConfigConnStrMissingVersion, 0, "The connection string has no Version: a warning at startup (the handler starts); older SDKs and tools reading the same setting require it.", "Append Version=1.0; as the portal's connection strings do."},
 	{CodeConfigConnStrInvalidVersion, 0, "Version is not 1.x.", "Use Version=1.0."},
 	{CodeConfigConnStrInvalidPort, 0, "Port is not an integer between 1 and 65535.", "Fix Port, or remove it to use the Endpoint's port."},
 	{CodeConfigConnStrInvalidClientEP, 0, "ClientEndpoint is not an absolute http or https URL.", "Fix or remove ClientEndpoint."},

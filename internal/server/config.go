@@ -228,6 +228,26 @@ func typeName(t reflect.Type) string {
 	return t.Kind().String()
 }
 
+// Warnings returns what the settings accept but an operator should fix,
+// each with its code; Run logs every one once at warn when it starts: a
+// connection string without Version (the handler works without it, but
+// older SDKs and tools that read the same setting require it), and a
+// local.settings.json that was skipped because it is encrypted.
+func (c Config) Warnings() []*apperr.Error {
+	var out []*apperr.Error
+	if c.Sources.FileSkipped == "encrypted" {
+		out = append(out, apperr.New(apperr.CodeConfigInvalid,
+			LocalSettingsFile+" is encrypted (IsEncrypted true): its Values were not read", "Run `func settings decrypt`, or set the settings in the environment."))
+	}
+	for _, ep := range ReadEndpoints(c, c.EndpointSettings) {
+		if ep.Err == nil && ep.ConnectionString != nil && ep.ConnectionString.Version == "" {
+			out = append(out, apperr.New(apperr.CodeConfigConnStrMissingVersion,
+				ep.Setting+" has no Version; the handler works without it, but older SDKs and tools reading the same setting require it", ""))
+		}
+	}
+	return out
+}
+
 // ListenPort is the port to listen on: FUNCTIONS_CUSTOMHANDLER_PORT, then
 // FUNCTIONS_HTTPWORKER_PORT, then local.settings.json's Host.LocalHttpPort,
 // else 7071 so that a frontend's URL is the same

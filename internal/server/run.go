@@ -28,6 +28,9 @@ func Run(ctx context.Context, env Env, dir string, stdout, stderr io.Writer) err
 		return startupError(stdout, stderr, err)
 	}
 	defer srv.Close()
+	for _, w := range cfg.Warnings() {
+		log.Warn("setting: "+w.Message, "code", w.Code, "hint", w.Body().Error.Hint)
+	}
 
 	ln, err := Listen(cfg, log)
 	if err != nil {

@@ -160,6 +160,9 @@ func TestLoadLocalSettingsHostRules(t *testing.T) {
 	if err != nil || c.HubName != "chat" || c.Sources.FileSkipped != "encrypted" {
 		t.Errorf("encrypted: %v %q %+v", err, c.HubName, c.Sources)
 	}
+	if w := c.Warnings(); len(w) != 1 || w[0].Code != apperr.CodeConfigInvalid || !strings.Contains(w[0].Message, "encrypted") {
+		t.Errorf("encrypted file warnings: %v", w)
+	}
 }
 
 // TestEnvFrom keeps the first entry of a name, as os.Getenv does.
