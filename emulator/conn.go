@@ -301,8 +301,11 @@ func (c *conn) write(ctx context.Context, b []byte) error {
 // maxBatchBytes) as one unit (a frame, an event, a poll answer): several
 // records per unit are allowed.
 func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
+	// Every message taken from the queue is numbered for replay before
+	// anything can fail, so a stateful connection loses none.
+	b := c.record(first)
 	if len(c.queue) == 0 {
-		return c.write(ctx, c.record(first))
+		return c.write(ctx, b)
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -311,9 +314,7 @@ func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 		return err
 	}
 	n := 0
-	m := first
 	for {
-		b := c.record(m)
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
@@ -322,7 +323,8 @@ func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 			break
 		}
 		select {
-		case m = <-c.queue:
+		case m := <-c.queue:
+			b = c.record(m)
 			continue
 		default:
 		}

@@ -37,6 +37,9 @@ func (e *Emulator) handleREST(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if !checkAPIVersion(w, r, rt) {
+		return
+	}
 	if rt.op == opHealth {
 		w.WriteHeader(http.StatusOK)
 		return
@@ -231,7 +234,7 @@ func (e *Emulator) restClose(w http.ResponseWriter, r *http.Request, key string,
 			return
 		}
 		e.closeConns(key, targets, reason)
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(legacyStatus(rt, http.StatusOK))
 		return
 	}
 	kept := targets[:0]
@@ -329,13 +332,13 @@ func (e *Emulator) restMembership(w http.ResponseWriter, r *http.Request, key st
 			return
 		}
 		h.addConnToGroup(c, rt.group)
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(legacyStatus(rt, http.StatusOK))
 	case opConnLeaveGroup:
 		if c := h.conns[rt.conn]; c != nil {
 			h.removeConnFromGroup(c, rt.group)
 		}
 		e.dropIfEmpty(key, h)
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(legacyStatus(rt, http.StatusOK))
 	case opConnLeaveAll:
 		if c := h.conns[rt.conn]; c != nil {
 			for g := range c.groups {
@@ -343,20 +346,20 @@ func (e *Emulator) restMembership(w http.ResponseWriter, r *http.Request, key st
 			}
 		}
 		e.dropIfEmpty(key, h)
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(legacyStatus(rt, http.StatusOK))
 	case opUserJoinGroup:
 		h.pruneExpired(now)
 		h.addUserToGroup(rt.user, rt.group, ttl, now)
 		e.dropIfEmpty(key, h)
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(legacyStatus(rt, http.StatusOK))
 	case opUserLeaveGroup:
 		h.removeUserFromGroup(rt.user, rt.group)
 		e.dropIfEmpty(key, h)
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(legacyStatus(rt, http.StatusNoContent))
 	case opUserLeaveAll:
 		h.removeUserFromAllGroups(rt.user)
 		e.dropIfEmpty(key, h)
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(legacyStatus(rt, http.StatusNoContent))
 	}
 }
 

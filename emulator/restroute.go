@@ -86,6 +86,7 @@ var restPatterns = []restPattern{
 	pat("hubs/{hub}/groups/{group}/:send", map[string]restOp{"POST": opSendGroup}),
 	pat("hubs/{hub}/groups/{group}/:closeConnections", map[string]restOp{"POST": opCloseGroup}),
 	pat("hubs/{hub}/groups/{group}/connections/{conn}", map[string]restOp{"PUT": opConnJoinGroup, "DELETE": opConnLeaveGroup}),
+	pat("hubs/{hub}/connections/{conn}/groups/{group}", map[string]restOp{"PUT": opConnJoinGroup, "DELETE": opConnLeaveGroup}), // v1's other shape
 	pat("hubs/{hub}/groups/{group}/users/{user}", map[string]restOp{"PUT": opUserJoinGroup, "DELETE": opUserLeaveGroup, "HEAD": opUserInGroup, "GET": opUserInGroup}),
 	pat("hubs/{hub}/:execute", map[string]restOp{"POST": opExecute}),
 	pat("hubs/{hub}/groups/{group}/connections", map[string]restOp{"GET": opListGroup}),
