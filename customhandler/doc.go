@@ -45,8 +45,13 @@
 // # Limits
 //
 // The envelope (the caller's JSON-escaped body included) is bounded by
-// [Options.MaxBodyBytes]. The host sends no body for chunked caller requests
-// without Content-Length (host issues #7930, #4926), in both modes. Binary
+// [Options.MaxBodyBytes]; the host itself sends the envelope chunked, which
+// is read as it arrives. A caller's chunked request (no Content-Length)
+// never reaches a forwarded handler: the host fails it with 500 before
+// calling the handler. In JSON mode it arrives without Body, since the
+// host copies a body only when Content-Length is above 0
+// (Azure/azure-functions-host HttpRequestExtensions; host issues #7930,
+// #4926). Binary
 // bodies are not decoded: the host sends them base64-encoded and this
 // package passes Body through as text; response bodies must be valid UTF-8.
 // Multi-valued response headers are joined with ", ", which is wrong for
