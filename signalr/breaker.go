@@ -1,42 +1,62 @@
 package signalr
 
 import (
-	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
 // BreakerOptions configures the client's circuit breaker for its endpoint.
 // Only failures that show the endpoint is sick count: 5xx responses,
 // timeouts, connection and TLS failures. 4xx responses (including 429)
 // count as successes. While open, calls fail at once with a
-// [*CircuitOpenError]; after OpenTimeout the breaker lets HalfOpenProbes
-// calls through and closes again when they all succeed.
+// [*CircuitOpenError]. After the open time the breaker half-opens and lets
+// HalfOpenProbes calls through: a success closes it, a failure opens it
+// again for twice as long (from OpenTimeout up to MaxOpenTimeout), so a
+// recovered service is used again within MaxOpenTimeout. [Client.Health]
+// always reaches the service, and its success closes the breaker at once.
 type BreakerOptions struct {
 	// Disabled turns the breaker off.
 	Disabled bool
 	// Failures is the number of consecutive failed tries that opens the
 	// breaker; default 5.
 	Failures uint32
-	// OpenTimeout is how long the breaker stays open before it half-opens;
-	// default 30s.
+	// OpenTimeout is how long the breaker first stays open before it
+	// half-opens; default 1s.
 	OpenTimeout time.Duration
+	// MaxOpenTimeout caps the open time, which doubles after every failed
+	// half-open probe; default 4s.
+	MaxOpenTimeout time.Duration
 	// HalfOpenProbes is the number of tries let through while half-open;
 	// default 1.
 	HalfOpenProbes uint32
 }
 
-var (
-	errSick     = errors.New("endpoint failure")
-	errExcluded = errors.New("not the endpoint's fault")
+// outcome is what a try tells the breaker.
+type outcome int
+
+const (
+	outcomeHealthy  outcome = iota // the endpoint answered sanely
+	outcomeSick                    // 5xx, timeout, connection or TLS failure
+	outcomeExcluded                // not the endpoint's fault (caller, credential)
 )
 
-// breaker wraps a gobreaker two-step breaker; a nil *breaker allows all.
+// breaker is a consecutive-failure circuit breaker with exponential open
+// times. The package does not use a library breaker because none it could
+// find both grows the open time after failed probes and can be closed by
+// an out-of-band health probe. A nil *breaker allows everything.
 type breaker struct {
-	cb *gobreaker.TwoStepCircuitBreaker[struct{}]
+	o        BreakerOptions
+	endpoint string
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	state    BreakerState
+	failures uint32        // consecutive, while closed
+	open     time.Duration // the current open time
+	until    time.Time     // end of the open time
+	probes   uint32        // half-open tries in flight
 }
 
 func newBreaker(o BreakerOptions, endpoint string, log *slog.Logger) *breaker {
@@ -47,44 +67,118 @@ func newBreaker(o BreakerOptions, endpoint string, log *slog.Logger) *breaker {
 		o.Failures = 5
 	}
 	if o.OpenTimeout <= 0 {
-		o.OpenTimeout = 30 * time.Second
+		o.OpenTimeout = time.Second
+	}
+	if o.MaxOpenTimeout <= 0 {
+		o.MaxOpenTimeout = 4 * time.Second
+	}
+	if o.MaxOpenTimeout < o.OpenTimeout {
+		o.MaxOpenTimeout = o.OpenTimeout
 	}
 	if o.HalfOpenProbes == 0 {
 		o.HalfOpenProbes = 1
 	}
-	failures := o.Failures
-	return &breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        endpoint,
-		MaxRequests: o.HalfOpenProbes,
-		Timeout:     o.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errExcluded) },
-		OnStateChange: func(name string, from, to gobreaker.State) {
-			log.Warn("signalr: circuit breaker state changed", "endpoint", name, "from", from.String(), "to", to.String())
-		},
-	})}
+	return &breaker{o: o, endpoint: endpoint, log: log}
 }
 
-// allow asks for permission to try; done must be called with nil (healthy),
-// errSick or errExcluded.
-func (b *breaker) allow() (func(error), error) {
+// allow asks for permission to try. ok is false while the breaker fails
+// fast; otherwise done must be called once with the try's outcome.
+func (b *breaker) allow() (done func(outcome), ok bool) {
 	if b == nil {
-		return func(error) {}, nil
+		return func(outcome) {}, true
 	}
-	return b.cb.Allow()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tick(time.Now())
+	switch b.state {
+	case BreakerOpen:
+		return nil, false
+	case BreakerHalfOpen:
+		if b.probes >= b.o.HalfOpenProbes {
+			return nil, false
+		}
+		b.probes++
+		return b.doneFunc(true), true
+	}
+	return b.doneFunc(false), true
 }
 
-func (b *breaker) state() BreakerState {
+// bypass is allow for a health probe: it always lets the try through, and
+// its outcome counts like any other (a success closes the breaker).
+func (b *breaker) bypass() func(outcome) {
+	if b == nil {
+		return func(outcome) {}
+	}
+	return b.doneFunc(false)
+}
+
+func (b *breaker) doneFunc(probe bool) func(outcome) {
+	var once sync.Once
+	return func(o outcome) { once.Do(func() { b.report(o, probe) }) }
+}
+
+// tick moves an open breaker whose time is over to half-open; b.mu is held.
+func (b *breaker) tick(now time.Time) {
+	if b.state == BreakerOpen && !now.Before(b.until) {
+		b.set(BreakerHalfOpen)
+		b.probes = 0
+	}
+}
+
+func (b *breaker) report(o outcome, probe bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if probe && b.probes > 0 {
+		b.probes--
+	}
+	switch o {
+	case outcomeExcluded:
+		return
+	case outcomeHealthy:
+		b.failures = 0
+		if b.state != BreakerClosed {
+			b.open = 0
+			b.set(BreakerClosed)
+		}
+		return
+	}
+	switch b.state {
+	case BreakerClosed:
+		b.failures++
+		if b.failures >= b.o.Failures {
+			b.trip(b.o.OpenTimeout)
+		}
+	case BreakerHalfOpen:
+		b.trip(min(2*b.open, b.o.MaxOpenTimeout))
+	}
+}
+
+// trip opens the breaker for d; b.mu is held.
+func (b *breaker) trip(d time.Duration) {
+	if d <= 0 {
+		d = b.o.OpenTimeout
+	}
+	b.open, b.until, b.failures = d, time.Now().Add(d), 0
+	b.set(BreakerOpen)
+}
+
+// set changes the state and logs the change; b.mu is held.
+func (b *breaker) set(s BreakerState) {
+	if s == b.state {
+		return
+	}
+	b.log.Warn("signalr: circuit breaker state changed", "endpoint", b.endpoint, "from", b.state.String(), "to", s.String(), "open", b.open)
+	b.state = s
+}
+
+func (b *breaker) current() BreakerState {
 	if b == nil {
 		return BreakerClosed
 	}
-	switch b.cb.State() {
-	case gobreaker.StateOpen:
-		return BreakerOpen
-	case gobreaker.StateHalfOpen:
-		return BreakerHalfOpen
-	}
-	return BreakerClosed
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tick(time.Now())
+	return b.state
 }
 
 // BreakerState is the state of a client's circuit breaker.

@@ -239,7 +239,7 @@ func newClient(cs *ConnectionString, cred azcore.TokenCredential, opts *ClientOp
 
 // BreakerState returns the state of the circuit breaker ([BreakerClosed]
 // when the breaker is disabled).
-func (c *Client) BreakerState() BreakerState { return c.breaker.state() }
+func (c *Client) BreakerState() BreakerState { return c.breaker.current() }
 
 // Endpoint returns the server base URL the client calls (no secrets).
 func (c *Client) Endpoint() string { return c.serverBase }
@@ -361,6 +361,7 @@ type call struct {
 	body        []byte        // JSON (or contentType) or nil
 	contentType string        // the body's media type; JSON when empty
 	send        bool          // a non-idempotent send (see the retry rule)
+	probe       bool          // a health probe (bypasses the breaker)
 	ok          []int         // success statuses
 	app         string        // application, validated; "" means the client's
 	timeout     time.Duration // per-try timeout when > 0 (an :invoke waits for a client)
@@ -393,7 +394,7 @@ func (c *Client) do(ctx context.Context, k call) (*http.Response, error) {
 	if err != nil {
 		return nil, &ArgumentError{Name: "request URL", Reason: "cannot be built", Err: err}
 	}
-	req.SetOperationValue(opInfo{name: k.op, send: k.send, audience: aud, timeout: k.timeout})
+	req.SetOperationValue(opInfo{name: k.op, send: k.send, probe: k.probe, audience: aud, timeout: k.timeout})
 	h := req.Raw().Header
 	h.Set("User-Agent", c.userAgent)
 	h.Set("Asrs-User-Agent", c.userAgent)

@@ -472,10 +472,11 @@ type HealthResponse struct {
 
 // Health probes the service (HEAD /api/health). A 2xx answer is healthy;
 // anything else is an error: a *[ResponseError] (5xx means the service is
-// unhealthy), a *[ConnectionError], or a *[CircuitOpenError] while the
-// breaker is open.
+// unhealthy) or a *[ConnectionError]. The probe reaches the service even
+// while the circuit breaker is open, and its success closes the breaker,
+// so that calls resume as soon as the service is back.
 func (c *Client) Health(ctx context.Context, opts *HealthOptions) (HealthResponse, error) {
-	resp, err := c.do(ctx, call{op: "Health", method: http.MethodHead, path: "health", apiVersion: APIVersion, ok: statusDone})
+	resp, err := c.do(ctx, call{op: "Health", method: http.MethodHead, path: "health", apiVersion: APIVersion, probe: true, ok: statusDone})
 	if err != nil {
 		return HealthResponse{}, err
 	}

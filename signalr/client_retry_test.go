@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -305,63 +307,161 @@ func TestTryTimeout(t *testing.T) {
 	})
 }
 
-func TestBreaker(t *testing.T) {
-	var fail atomic.Bool
-	fail.Store(true)
-	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		if fail.Load() {
-			w.WriteHeader(500)
-			return
-		}
-		w.WriteHeader(202)
-	})
-	o := quietOptions()
-	o.Breaker = signalr.BreakerOptions{Failures: 3, OpenTimeout: 300 * time.Millisecond}
-	c := newTestClient(t, rec.srv.URL, o)
-	for i := range 3 {
-		if err := sendToAll(c); outcome(err) != "status 500" {
-			t.Fatalf("call %d: %v", i, err)
-		}
+// memClient returns a client whose requests h answers in memory, for
+// tests inside a synctest bubble.
+func memClient(t *testing.T, h http.HandlerFunc, o *signalr.ClientOptions) *signalr.Client {
+	t.Helper()
+	if o == nil {
+		o = quietOptions()
 	}
-	if s := c.BreakerState(); s != signalr.BreakerOpen {
-		t.Fatalf("state after 3 failures = %s, want open", s)
+	o.Transport = testutil.HandlerTransport{H: h}
+	c, err := signalr.NewClientFromConnectionString("Endpoint=http://127.0.0.1;Port=1;AccessKey="+testKey+";Version=1.0;", o)
+	if err != nil {
+		t.Fatal(err)
 	}
-	start := time.Now()
-	err := sendToAll(c)
-	var co *signalr.CircuitOpenError
-	if !errors.As(err, &co) || outcome(err) != "circuit open" || co.Operation != "SendToAll" {
-		t.Fatalf("err = %v, want *CircuitOpenError", err)
-	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("open breaker took %v to answer", d)
-	}
-	if n := len(rec.requests()); n != 3 {
-		t.Errorf("server saw %d requests, want 3 (none while open)", n)
-	}
-	if _, err := c.Health(t.Context(), nil); !errors.As(err, &co) {
-		t.Errorf("Health while open = %v", err)
-	}
+	return c
+}
 
-	// Half-open: a failing probe opens it again.
-	time.Sleep(350 * time.Millisecond)
-	if s := c.BreakerState(); s != signalr.BreakerHalfOpen {
-		t.Fatalf("state after OpenTimeout = %s, want half-open", s)
+// switchable answers 500 while fail is set, else 202, and counts requests.
+type switchable struct {
+	fail atomic.Bool
+	n    atomic.Int32
+}
+
+func (s *switchable) serve(w http.ResponseWriter, _ *http.Request) {
+	s.n.Add(1)
+	if s.fail.Load() {
+		w.WriteHeader(500)
+		return
 	}
-	if err := sendToAll(c); outcome(err) != "status 500" {
-		t.Fatalf("probe: %v", err)
-	}
-	if s := c.BreakerState(); s != signalr.BreakerOpen {
-		t.Fatalf("state after a failed probe = %s, want open", s)
-	}
-	// Half-open again: a good probe closes it.
-	time.Sleep(350 * time.Millisecond)
-	fail.Store(false)
-	if err := sendToAll(c); err != nil {
-		t.Fatalf("probe: %v", err)
-	}
-	if s := c.BreakerState(); s != signalr.BreakerClosed {
-		t.Errorf("state after a good probe = %s, want closed", s)
-	}
+	w.WriteHeader(202)
+}
+
+func TestBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &switchable{}
+		svc.fail.Store(true)
+		o := quietOptions()
+		o.Breaker = signalr.BreakerOptions{Failures: 3, OpenTimeout: 300 * time.Millisecond, MaxOpenTimeout: time.Second}
+		c := memClient(t, svc.serve, o)
+		for i := range 3 {
+			if err := sendToAll(c); outcome(err) != "status 500" {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+		if s := c.BreakerState(); s != signalr.BreakerOpen {
+			t.Fatalf("state after 3 failures = %s, want open", s)
+		}
+		start := time.Now()
+		err := sendToAll(c)
+		var co *signalr.CircuitOpenError
+		if !errors.As(err, &co) || outcome(err) != "circuit open" || co.Operation != "SendToAll" || co.State != signalr.BreakerOpen {
+			t.Fatalf("err = %v, want *CircuitOpenError", err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("open breaker took %v to answer", d)
+		}
+		if n := svc.n.Load(); n != 3 {
+			t.Errorf("server saw %d requests, want 3 (none while open)", n)
+		}
+
+		// Half-open after OpenTimeout: a failing probe opens it again, for
+		// twice as long.
+		time.Sleep(300 * time.Millisecond)
+		if s := c.BreakerState(); s != signalr.BreakerHalfOpen {
+			t.Fatalf("state after OpenTimeout = %s, want half-open", s)
+		}
+		if err := sendToAll(c); outcome(err) != "status 500" {
+			t.Fatalf("probe: %v", err)
+		}
+		if s := c.BreakerState(); s != signalr.BreakerOpen {
+			t.Fatalf("state after a failed probe = %s, want open", s)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if s := c.BreakerState(); s != signalr.BreakerOpen {
+			t.Fatalf("state 300ms after a failed probe = %s, want still open (600ms)", s)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if s := c.BreakerState(); s != signalr.BreakerHalfOpen {
+			t.Fatalf("state 600ms after a failed probe = %s, want half-open", s)
+		}
+		// Failed probes grow the open time up to MaxOpenTimeout (1s).
+		sendToAll(c) // open 1.2s → capped at 1s
+		time.Sleep(time.Second)
+		if s := c.BreakerState(); s != signalr.BreakerHalfOpen {
+			t.Fatalf("state after MaxOpenTimeout = %s, want half-open", s)
+		}
+		// Half-open: a good probe closes it.
+		svc.fail.Store(false)
+		if err := sendToAll(c); err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		if s := c.BreakerState(); s != signalr.BreakerClosed {
+			t.Errorf("state after a good probe = %s, want closed", s)
+		}
+	})
+}
+
+// TestBreakerHealthProbeCloses: Health reaches the service while the
+// breaker is open, and its success closes it at once.
+func TestBreakerHealthProbeCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &switchable{}
+		svc.fail.Store(true)
+		o := quietOptions()
+		o.Breaker = signalr.BreakerOptions{Failures: 1, OpenTimeout: time.Hour, MaxOpenTimeout: time.Hour}
+		c := memClient(t, svc.serve, o)
+		sendToAll(c)
+		if s := c.BreakerState(); s != signalr.BreakerOpen {
+			t.Fatalf("state = %s, want open", s)
+		}
+		if _, err := c.Health(t.Context(), nil); outcome(err) != "status 500" {
+			t.Fatalf("Health of a failing service while open = %v, want its 500", err)
+		}
+		if s := c.BreakerState(); s != signalr.BreakerOpen {
+			t.Fatalf("state after a failed probe = %s, want open", s)
+		}
+		svc.fail.Store(false)
+		if _, err := c.Health(t.Context(), nil); err != nil {
+			t.Fatalf("Health = %v", err)
+		}
+		if s := c.BreakerState(); s != signalr.BreakerClosed {
+			t.Fatalf("state after a good health probe = %s, want closed", s)
+		}
+		if err := sendToAll(c); err != nil {
+			t.Fatalf("send after the probe closed the breaker: %v", err)
+		}
+	})
+}
+
+// TestBreakerRecoversWithin5s: after a long outage (the open time at its
+// default cap), sends resume within 5 s of the service's recovery with no
+// health probe at all.
+func TestBreakerRecoversWithin5s(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := &switchable{}
+		svc.fail.Store(true)
+		o := quietOptions()
+		o.Breaker = signalr.BreakerOptions{} // defaults
+		c := memClient(t, svc.serve, o)
+		tick := func() error { time.Sleep(100 * time.Millisecond); return sendToAll(c) }
+		for range 600 { // a minute of failing sends
+			tick()
+		}
+		if s := c.BreakerState(); s == signalr.BreakerClosed {
+			t.Fatalf("breaker %s after a minute of failures", s)
+		}
+		svc.fail.Store(false)
+		recovered := time.Now()
+		for tick() != nil {
+			if time.Since(recovered) > time.Minute {
+				t.Fatal("sends never resumed")
+			}
+		}
+		if d := time.Since(recovered); d > 5*time.Second {
+			t.Errorf("sends resumed %v after the service recovered, want within 5s", d)
+		}
+	})
 }
 
 func TestBreakerIgnores4xx(t *testing.T) {

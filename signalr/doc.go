@@ -57,8 +57,11 @@
 // non-retriable, since azcore's policy cannot see whether a failed request
 // reached the service.
 //
-// The circuit breaker per endpoint ([BreakerOptions]) is not part of azcore;
-// it fails fast while the endpoint is sick.
+// The circuit breaker per endpoint ([BreakerOptions]) is not part of azcore
+// and is hand-written: it fails fast while the endpoint is sick, half-opens
+// after an open time that doubles from 1s up to 4s after failed probes, and
+// is closed at once by a successful [Client.Health] probe, so calls resume
+// within seconds of the service's recovery.
 //
 // # Adding an operation
 //
@@ -75,7 +78,7 @@
 //
 // The package depends on the standard library, the Azure SDK for Go
 // (azcore for the pipeline, azidentity for the credentials connection
-// strings name) and github.com/sony/gobreaker/v2.
+// strings name).
 //
 // Secrets never leave the package in text form: the String and LogValue
 // methods of [ConnectionString] and [AccessKey] redact keys and client

@@ -26,6 +26,7 @@ var (
 type opInfo struct {
 	name     string        // client method, e.g. "SendToAll"
 	send     bool          // POST …/:send: never retried once it may have been acted on
+	probe    bool          // a health probe: passes an open breaker, and its success closes it
 	audience string        // aud of the server token
 	timeout  time.Duration // per-try timeout override (see call.timeout)
 }
@@ -134,9 +135,14 @@ func (c *Client) tryPolicy(req *policy.Request) (*http.Response, error) {
 		st = &callState{caller: req.Raw().Context()}
 		req.OperationValue(&st.op)
 	}
-	done, berr := c.breaker.allow()
-	if berr != nil {
-		return nil, final{&CircuitOpenError{Operation: st.op.name, Endpoint: c.serverBase, State: c.breaker.state()}}
+	var done func(outcome)
+	if st.op.probe {
+		done = c.breaker.bypass()
+	} else {
+		var ok bool
+		if done, ok = c.breaker.allow(); !ok {
+			return nil, final{&CircuitOpenError{Operation: st.op.name, Endpoint: c.serverBase, State: c.breaker.current()}}
+		}
 	}
 	ts := &tryState{}
 	tryCtx := req.Raw().Context()
@@ -146,11 +152,11 @@ func (c *Client) tryPolicy(req *policy.Request) (*http.Response, error) {
 	v := c.classify(st, timedOut, ts, resp, err)
 	switch {
 	case v.skip:
-		done(errExcluded)
+		done(outcomeExcluded)
 	case v.sick:
-		done(errSick)
+		done(outcomeSick)
 	default:
-		done(nil)
+		done(outcomeHealthy)
 	}
 	if v.err != nil {
 		err = v.err

@@ -129,6 +129,9 @@ func (s *Server) deliver(ctx context.Context, hub string, it *outputItem) ([]end
 		ep := targets[i]
 		err := s.apply(ctx, ep.client, hub, it)
 		out[i] = endpointResult{Name: ep.name, Status: "ok"}
+		if err == nil {
+			ep.callSucceeded(s.log)
+		}
 		if err != nil {
 			errs[i] = err
 			out[i] = endpointResult{Name: ep.name, Status: "failed", Code: apperr.FromSignalR(err).Code, Error: err.Error()}

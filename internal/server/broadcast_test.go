@@ -337,3 +337,21 @@ func TestBroadcastAuthorization(t *testing.T) {
 		t.Errorf("negotiate = %d %s", status, b)
 	}
 }
+
+// TestBroadcastTimeoutAfterSentIsOutcomeUnknown (issue 13 item 5): a send
+// that timed out after the request was written may have been delivered:
+// 504 service.outcome_unknown, a hint that says so and never "Retry", and
+// exactly one request reached the service.
+func TestBroadcastTimeoutAfterSentIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	cs, arrived := hangingService(t)
+	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs, "SIGNALR_REST_TIMEOUT": "200ms"})
+	status, _, b := do(t, "POST", h.URL+"/api/broadcast", `{"target":"t","arguments":[1]}`, map[string]string{"Content-Type": "application/json"})
+	e := wantError(t, status, b, http.StatusGatewayTimeout, "service.outcome_unknown")
+	if strings.Contains(e.Error.Hint, "Retry") || !strings.Contains(e.Error.Hint, "twice") || !strings.Contains(e.Error.Message, "after the request was sent") {
+		t.Errorf("error = %+v", e.Error)
+	}
+	if n := len(arrived); n != 1 {
+		t.Errorf("the service received %d sends, want exactly 1", n)
+	}
+}

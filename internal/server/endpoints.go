@@ -15,6 +15,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -33,12 +34,17 @@ type endpoint struct {
 	// fresh in the background (see endpointSet.Start).
 	keyUsed atomic.Bool
 
-	// healthy is the last health probe's verdict (true until a probe says
-	// otherwise); lastProbe and probeErr describe it for /api/health.
-	healthy   atomic.Bool
-	mu        sync.Mutex
-	lastProbe time.Time
-	probeErr  string
+	// healthy is the last verdict on the endpoint (true until a probe says
+	// otherwise): a health probe's, or a successful REST call's, which
+	// closes an unhealthy state at once. verdictAt is when it was reached
+	// (Unix nanoseconds, 0 before the first); probeErr and probeReason say
+	// why it is unhealthy, verdictBy whether a "probe" or a "call" decided.
+	healthy     atomic.Bool
+	verdictAt   atomic.Int64
+	mu          sync.Mutex
+	verdictBy   string
+	probeErr    string
+	probeReason string
 }
 
 type hubTarget struct {
@@ -54,6 +60,43 @@ func (e *endpoint) key(ctx context.Context) (signalr.AccessKey, error) {
 		e.keyUsed.Store(true)
 	}
 	return e.client.AccessKey(ctx)
+}
+
+// record stores a verdict on e and logs a change of health.
+func (e *endpoint) record(err error, by string, log *slog.Logger) {
+	was := e.healthy.Swap(err == nil)
+	e.mu.Lock()
+	e.verdictAt.Store(time.Now().UnixNano())
+	e.verdictBy, e.probeErr, e.probeReason = by, "", ""
+	var code string
+	if err != nil {
+		ae := apperr.FromSignalR(err)
+		code = ae.Code
+		e.probeErr, e.probeReason = code, textutil.Truncate(ae.Message, 300)
+	}
+	e.mu.Unlock()
+	if was != (err == nil) {
+		log.Warn("endpoint health changed", "endpoint", e.name, "healthy", err == nil, "by", by, "code", code)
+	}
+}
+
+// callSucceeded notes a successful REST call: it ends an unhealthy verdict
+// at once, and otherwise only refreshes the verdict's time (no lock).
+func (e *endpoint) callSucceeded(log *slog.Logger) {
+	if !e.healthy.Load() {
+		e.record(nil, "call", log)
+		return
+	}
+	e.verdictAt.Store(time.Now().UnixNano())
+}
+
+// verdictAge is how old e's verdict is; ok is false before the first.
+func (e *endpoint) verdictAge(now time.Time) (time.Duration, bool) {
+	at := e.verdictAt.Load()
+	if at == 0 {
+		return 0, false
+	}
+	return now.Sub(time.Unix(0, at)), true
 }
 
 // usable reports whether negotiate may send clients to e: its last health
@@ -367,11 +410,19 @@ func (s *endpointSet) pick() (*endpoint, error) {
 	return nil, apperr.New(apperr.CodeNegotiateNoEndpoint, fmt.Sprintf("none of the %d SignalR endpoints is healthy", len(s.list)), "")
 }
 
+// unhealthyRecheck is how often an unhealthy endpoint is probed again
+// while background probes run, so that a recovery is seen within about a
+// second; a successful REST call ends the unhealthy state even sooner.
+const unhealthyRecheck = time.Second
+
+// probeTimeout bounds one health probe.
+const probeTimeout = 3 * time.Second
+
 // Start probes every endpoint's health in the background (HEAD
-// /api/health) every interval, the first time one interval after start so
-// that starting makes no network call, and keeps used signing keys fresh
-// (touchKeys). Negotiate reads the cached verdicts and keys and never waits
-// on either.
+// /api/health) every interval (every unhealthyRecheck while one is
+// unhealthy), the first time one interval after start so that starting
+// makes no network call, and keeps used signing keys fresh (touchKeys).
+// Negotiate reads the cached verdicts and keys and never waits on either.
 func (s *endpointSet) Start(ctx context.Context) {
 	if s.cancel != nil {
 		return
@@ -385,10 +436,25 @@ func (s *endpointSet) Start(ctx context.Context) {
 	go func() {
 		defer close(s.done)
 		var probe <-chan time.Time
-		if s.interval > 0 {
-			t := time.NewTicker(s.interval)
-			defer t.Stop()
-			probe = t.C
+		var timer *time.Timer
+		next := func() {
+			if s.interval <= 0 {
+				return
+			}
+			d := s.interval
+			if s.anyUnhealthy() {
+				d = min(d, unhealthyRecheck)
+			}
+			if timer == nil {
+				timer = time.NewTimer(d)
+				probe = timer.C
+				return
+			}
+			timer.Reset(d)
+		}
+		next()
+		if timer != nil {
+			defer timer.Stop()
 		}
 		keys := time.NewTicker(keyEvery)
 		defer keys.Stop()
@@ -398,11 +464,21 @@ func (s *endpointSet) Start(ctx context.Context) {
 				return
 			case <-probe:
 				s.probeAll(ctx)
+				next()
 			case <-keys.C:
 				s.touchKeys(ctx)
 			}
 		}
 	}()
+}
+
+func (s *endpointSet) anyUnhealthy() bool {
+	for _, e := range s.list {
+		if !e.healthy.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // touchKeys asks every endpoint whose key negotiate has used for it, so the
@@ -420,29 +496,22 @@ func (s *endpointSet) touchKeys(ctx context.Context) {
 	}
 }
 
+// probeAll probes every endpoint (each bounded by probeTimeout) and
+// records the verdicts, a timeout included; only when ctx itself ends
+// (shutdown, or the caller of /api/health left) is nothing recorded.
 func (s *endpointSet) probeAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, e := range s.list {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 			defer cancel()
 			_, err := e.client.Health(pctx, nil)
 			if ctx.Err() != nil {
 				return
 			}
-			was := e.healthy.Swap(err == nil)
-			e.mu.Lock()
-			e.lastProbe = time.Now()
-			e.probeErr = ""
-			if err != nil {
-				e.probeErr = apperr.FromSignalR(err).Code
-			}
-			e.mu.Unlock()
-			if was != (err == nil) {
-				s.log.Warn("endpoint health changed", "endpoint", e.name, "healthy", err == nil, "code", apperr.FromSignalR(err).Code)
-			}
+			e.record(err, "probe", s.log)
 		}()
 	}
 	wg.Wait()

@@ -12,10 +12,15 @@ import (
 // part of the bubble, and sockets are not durably blocking.
 type HandlerTransport struct{ H http.Handler }
 
-// Do serves req with H and returns the recorded response.
+// Do serves req with H and returns the recorded response, or the
+// request context's error when it ended while H ran (as a real transport
+// fails a request whose context ends before the answer).
 func (t HandlerTransport) Do(req *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	t.H.ServeHTTP(rec, req)
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
 	resp := rec.Result()
 	resp.Request = req
 	return resp, nil
