@@ -158,8 +158,8 @@ export async function startEmulator({ key = emulatorKey, port = 0, args = [] } =
  * (PATH and HOME only, so settings of the shell do not leak in).
  * Returns {proc, url, port}.
  */
-export async function startHandler(env) {
-  const port = await freePort();
+export async function startHandler(env, port) {
+  port ??= await freePort();
   const proc = new Proc("handler", path.join(repoRoot, "handler"), [], {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -179,17 +179,21 @@ export async function startHandler(env) {
 }
 
 /**
- * Starts the emulator and a handler pointed at it. handlerEnv adds settings.
+ * Starts the emulator and a handler pointed at it. handlerEnv adds settings;
+ * upstream: true makes the handler's /api/upstream the emulator's upstream
+ * (-upstream), as `make dev` does, so client invocations reach the chat hub.
  * Returns {emulator, handler, stop()}; stop() stops both and never throws.
  */
-export async function startStack(handlerEnv = {}) {
-  const emulator = await startEmulator();
+export async function startStack(handlerEnv = {}, { upstream = false, emulatorArgs = [] } = {}) {
+  const handlerPort = upstream ? await freePort() : undefined;
+  const args = upstream ? ["-upstream", `http://127.0.0.1:${handlerPort}/api/upstream`, ...emulatorArgs] : emulatorArgs;
+  const emulator = await startEmulator({ args });
   let handler;
   try {
     handler = await startHandler({
       AzureSignalRConnectionString: emulator.connectionString,
       ...handlerEnv,
-    });
+    }, handlerPort);
   } catch (err) {
     await emulator.proc.stop();
     throw err;
