@@ -1,6 +1,8 @@
 // Development chat page: receives "newMessage" through Azure SignalR (or the
-// local emulator) after negotiating with the handler at /api, and sends by
-// POSTing the Functions SignalR output-binding JSON to /api/broadcast.
+// local emulator) after negotiating with the handler at /api, and sends with
+// invoke("sendMessage") (or "sendToGroup" inside a room), which the service
+// forwards to the handler's upstream chat hub; "presence" shows who joined
+// and left.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -36,7 +38,9 @@
     const text = document.createElement("span");
     text.className = "text";
     if (m !== null && typeof m === "object") {
-      name.textContent = String(m.name ?? "?");
+      // Your own messages carry your connection id: show your name instead.
+      const mine = conn && m.from !== undefined && m.from === conn.connectionId;
+      name.textContent = (m.group ? "[" + m.group + "] " : "") + String(mine ? nameEl.value.trim() || "you" : m.name ?? m.from ?? "?");
       text.textContent = String(m.text ?? JSON.stringify(m));
     } else {
       name.textContent = "?";
@@ -119,6 +123,36 @@
     .build();
 
   conn.on("newMessage", addMessage);
+  conn.on("presence", (p) => {
+    const li = document.createElement("li");
+    li.className = "presence";
+    li.textContent = String(p.userId ?? p.connectionId) + (p.event === "connected" ? " joined" : " left");
+    list.append(li);
+    list.scrollTop = list.scrollHeight;
+  });
+
+  // A room: join a group, then messages go to it with sendToGroup.
+  let room = "";
+  const roomEl = document.createElement("input"), roomBtn = document.createElement("button");
+  roomEl.id = "room"; roomEl.placeholder = "Room"; roomEl.maxLength = 64;
+  roomBtn.id = "join"; roomBtn.type = "button"; roomBtn.textContent = "Join room";
+  form.after(roomEl, roomBtn);
+  roomBtn.addEventListener("click", async () => {
+    try {
+      if (room) {
+        await conn.invoke("leaveGroup", room);
+        room = "";
+      } else if (roomEl.value.trim()) {
+        await conn.invoke("joinGroup", roomEl.value.trim());
+        room = roomEl.value.trim();
+      }
+      roomEl.disabled = !!room;
+      roomBtn.textContent = room ? "Leave " + room : "Join room";
+      showError("");
+    } catch (err) {
+      showError("Room: " + err.message);
+    }
+  });
   conn.onreconnecting((err) => {
     setState("reconnecting", "reconnecting…");
     showError("Connection lost" + (err ? ": " + err.message : "") + "; reconnecting. Send is off until then.");
@@ -146,16 +180,15 @@
     }
   }
 
-  // send posts one chat message; the only place that knows how.
+  // send sends one chat message; the only place that knows how. The hub's
+  // answer (an error completion) is the failure text.
   async function send(name, text) {
-    const res = await fetch(apiBase + "/broadcast", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ target: "newMessage", arguments: [{ name, text }] }),
-    });
-    if (res.ok) return "";
-    const detail = handlerError(await res.json().catch(() => null));
-    return detail || res.status + " " + res.statusText;
+    try {
+      await (room ? conn.invoke("sendToGroup", room, text) : conn.invoke("sendMessage", text));
+      return "";
+    } catch (err) {
+      return err.message;
+    }
   }
 
   nameEl.value = localStorage.getItem("chat.name") || "";
