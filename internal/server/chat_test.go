@@ -56,7 +56,7 @@ func TestChatPageServesPageAndScript(t *testing.T) {
 	if ct := res.Header.Get("Content-Type"); !strings.Contains(ct, "javascript") {
 		t.Errorf("chat.js Content-Type %q", ct)
 	}
-	for _, want := range []string{`apiBase + "/broadcast"`, `target: "newMessage"`, `conn.on("newMessage"`, `new URL("/api", location.href)`, `.withUrl(apiBase)`} {
+	for _, want := range []string{`conn.invoke("sendMessage", text)`, `conn.invoke("sendToGroup", room, text)`, `conn.on("presence"`, `conn.on("newMessage"`, `new URL("/api", location.href)`, `.withUrl(apiBase)`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("chat.js lacks %s", want)
 		}
