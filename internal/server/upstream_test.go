@@ -71,10 +71,6 @@ func listenAs(t *testing.T, handlerURL, user string) *listener {
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"protocol":"json","version":1}`+"\x1e")); err != nil {
 		t.Fatal(err)
 	}
-	// The handshake answer: from now on the connection is registered.
-	if _, data, err := c.Read(ctx); err != nil || string(data) != "{}\x1e" {
-		t.Fatalf("handshake answer %q %v", data, err)
-	}
 	l := &listener{id: cn.ConnectionID, ws: c, recs: make(chan map[string]any, 64)}
 	// The handshake answer ({}) means the connection is registered: only
 	// then can a message reach it.
