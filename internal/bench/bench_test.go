@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 func TestSummarizePercentiles(t *testing.T) {
@@ -156,5 +159,27 @@ func TestRunLoadCountsErrorsAndStopsInTime(t *testing.T) {
 	}
 	if res.Latency.N != res.OK || res.RPS <= 0 {
 		t.Fatalf("latency n=%d ok=%d rps=%f", res.Latency.N, res.OK, res.RPS)
+	}
+}
+
+// TestMsgpackRecordsAcrossFrames feeds a MessagePack client records split
+// across frames and checks they are counted once, with their wire size.
+func TestMsgpackRecordsAcrossFrames(t *testing.T) {
+	tr := newTracker(1, 2)
+	c := &hubClient{tr: tr, roundAt: make([]time.Time, 1), seen: make([]bool, 3), msgpack: true}
+	rec := func(target string, n int) []byte {
+		b, err := msgpack.Marshal([]any{1, map[string]string{}, nil, target, []any{n}, []any{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(binary.AppendUvarint(nil, uint64(len(b))), b...)
+	}
+	all := append(append(append(rec("fanout", 0), rec("burst", 1)...), rec("burst", 1)...), rec("burst", 2)...)
+	now := time.Unix(100, 0)
+	for i := 0; i < len(all); i += 7 {
+		c.handle(all[i:min(i+7, len(all))], now)
+	}
+	if tr.roundGot[0].Load() != 1 || c.fanoutBytes != len(rec("fanout", 0)) || c.burstN != 2 || c.dups != 1 || tr.burstFull.Load() != 1 || c.unknown != 0 {
+		t.Fatalf("roundGot=%d bytes=%d burstN=%d dups=%d full=%d unknown=%d", tr.roundGot[0].Load(), c.fanoutBytes, c.burstN, c.dups, tr.burstFull.Load(), c.unknown)
 	}
 }

@@ -23,9 +23,17 @@ type fanoutReport struct {
 	Parallelism     int            `json:"connect_parallelism"`
 	// Single is the time from the start of the POST to each client's
 	// receipt, over all rounds; RoundMax is the slowest client per round.
-	Single     latencySummary  `json:"single"`
-	RoundMax   []time.Duration `json:"round_max_ns"`
-	SingleLost int             `json:"single_lost"`
+	Single latencySummary `json:"single"`
+	// Per protocol (half the clients each): delivery of the single
+	// broadcasts and the size of one "fanout" record on the wire.
+	SingleJSON     latencySummary  `json:"single_json"`
+	SingleMsgpack  latencySummary  `json:"single_msgpack"`
+	BytesJSON      int             `json:"bytes_per_message_json"`
+	BytesMsgpack   int             `json:"bytes_per_message_msgpack"`
+	ClientsJSON    int             `json:"clients_json"`
+	ClientsMsgpack int             `json:"clients_msgpack"`
+	RoundMax       []time.Duration `json:"round_max_ns"`
+	SingleLost     int             `json:"single_lost"`
 	// Burst: Burst sequential broadcasts, each POST awaited before the next.
 	Burst         int            `json:"burst"`
 	BurstSend     time.Duration  `json:"burst_send_ns"`
@@ -49,6 +57,7 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 	defer cancel()
 	r := &fanoutReport{Clients: cfg.clients, Parallelism: cfg.connPar, Burst: cfg.burst}
 	tr := newTracker(fanoutRounds, cfg.burst)
+	tr.msgpackHalf = true // every other client on MessagePack
 
 	progress(fmt.Sprintf("connecting %d WebSocket clients, %d at a time", cfg.clients, cfg.connPar))
 	wsc := &http.Client{Transport: newLoadTransport(cfg.connPar)}
@@ -74,7 +83,7 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 	}
 
 	progress("single broadcasts")
-	var single []time.Duration
+	var single, singleJSON, singleMP []time.Duration
 	for round := 0; round < fanoutRounds && ctx.Err() == nil; round++ {
 		time.Sleep(200 * time.Millisecond) // let the previous round's writes settle
 		tr.rounds[round] = time.Now()
@@ -93,11 +102,28 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 			}
 			d := at.Sub(tr.rounds[round])
 			single = append(single, d)
+			if c.msgpack {
+				singleMP = append(singleMP, d)
+			} else {
+				singleJSON = append(singleJSON, d)
+			}
 			roundMax = max(roundMax, d)
 		}
 		r.RoundMax = append(r.RoundMax, roundMax)
 	}
 	r.Single = summarize(single)
+	r.SingleJSON, r.SingleMsgpack = summarize(singleJSON), summarize(singleMP)
+	for _, c := range clients {
+		c.mu.Lock()
+		if c.msgpack {
+			r.ClientsMsgpack++
+			r.BytesMsgpack = max(r.BytesMsgpack, c.fanoutBytes)
+		} else {
+			r.ClientsJSON++
+			r.BytesJSON = max(r.BytesJSON, c.fanoutBytes)
+		}
+		c.mu.Unlock()
+	}
 
 	progress(fmt.Sprintf("burst of %d", cfg.burst))
 	time.Sleep(200 * time.Millisecond)
@@ -157,7 +183,7 @@ func (r *fanoutReport) failures() []string {
 }
 
 func (r *fanoutReport) print(w io.Writer) {
-	fmt.Fprintf(w, "## 5. Fan-out (%d WebSocket clients on the emulator; each negotiated through ./handler, then the service negotiate + WebSocket + JSON handshake)\n", r.Clients)
+	fmt.Fprintf(w, "## 5. Fan-out (%d WebSocket clients on the emulator, every other one on MessagePack; each negotiated through ./handler, then the service negotiate + WebSocket + hub handshake)\n", r.Clients)
 	fmt.Fprintf(w, "broadcasts sent with POST /api/broadcast on ./handler; times run from the start of the POST to the client's receipt\n\n")
 	fmt.Fprintf(w, "  connect:  %d connected, %d failed, %d at a time, wall %s, per client p50 %s p99 %s max %s\n",
 		r.Connected, r.ConnectFailures, r.Parallelism, ms(r.ConnectWall), ms(r.ConnectLatency.P50), ms(r.ConnectLatency.P99), ms(r.ConnectLatency.Max))
@@ -170,6 +196,9 @@ func (r *fanoutReport) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  single broadcast × %d rounds: p50 %s  p99 %s  max %s  (slowest client per round: %s)  lost %d\n",
 		len(r.RoundMax), ms(r.Single.P50), ms(r.Single.P99), ms(r.Single.Max), roundMax, r.SingleLost)
+	fmt.Fprintf(w, "  per protocol      clients  p50       p99       max       bytes/message\n")
+	fmt.Fprintf(w, "    JSON            %-7d  %-8s  %-8s  %-8s  %d\n", r.ClientsJSON, ms(r.SingleJSON.P50), ms(r.SingleJSON.P99), ms(r.SingleJSON.Max), r.BytesJSON)
+	fmt.Fprintf(w, "    MessagePack     %-7d  %-8s  %-8s  %-8s  %d\n", r.ClientsMsgpack, ms(r.SingleMsgpack.P50), ms(r.SingleMsgpack.P99), ms(r.SingleMsgpack.Max), r.BytesMsgpack)
 	fmt.Fprintf(w, "  burst of %d sequential broadcasts: sent in %s, all clients had all %d after %s (per client p50 %s, p99 %s)\n",
 		r.Burst, ms(r.BurstSend), r.Burst, ms(r.BurstAll), ms(r.BurstClient.P50), ms(r.BurstClient.P99))
 	fmt.Fprintf(w, "  burst lost %d, out of order %d, duplicates %d, unparsed records %d, clients disconnected %d\n\n",

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // recordSep ends every JSON hub protocol record.
@@ -64,6 +66,9 @@ type tracker struct {
 	burstFull atomic.Int32   // clients that received every burst message
 	newMsgs   atomic.Int64   // "newMessage" records received by all clients
 	closed    atomic.Int32   // clients whose connection ended
+	// msgpackHalf makes every other client of connectMany speak the
+	// MessagePack hub protocol.
+	msgpackHalf bool
 }
 
 func newTracker(rounds, burst int) *tracker {
@@ -76,6 +81,11 @@ type hubClient struct {
 	conn *websocket.Conn
 	tr   *tracker
 	done chan struct{}
+	// msgpack: the client speaks the MessagePack hub protocol (binary
+	// frames, varint length-prefixed records); partial holds an unfinished
+	// record. Only the reader touches partial.
+	msgpack bool
+	partial []byte
 
 	mu        sync.Mutex
 	roundAt   []time.Time // receipt time of each round
@@ -88,12 +98,15 @@ type hubClient struct {
 	burstLast time.Time
 	closeErr  string
 	unknown   int // records that did not parse
+	// fanoutBytes is the size on the wire (with framing) of the last
+	// "fanout" record received.
+	fanoutBytes int
 }
 
 // connectHub does what the JS client does: the handler's negotiate, the
 // service's negotiate with the access token, then the WebSocket upgrade with
 // the token in the Authorization header and the JSON protocol handshake.
-func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, tr *tracker) (*hubClient, error) {
+func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, tr *tracker, msgpackProto bool) (*hubClient, error) {
 	nr, err := negotiate(ctx, hc, handlerNegotiate)
 	if err != nil {
 		return nil, err
@@ -151,7 +164,11 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
 	conn.SetReadLimit(4 << 20)
-	if err := conn.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
+	hs := "{\"protocol\":\"json\",\"version\":1}\x1e"
+	if msgpackProto {
+		hs = "{\"protocol\":\"messagepack\",\"version\":1}\x1e"
+	}
+	if err := conn.Write(ctx, websocket.MessageText, []byte(hs)); err != nil {
 		conn.CloseNow()
 		return nil, fmt.Errorf("handshake write: %w", err)
 	}
@@ -160,12 +177,12 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 		conn.CloseNow()
 		return nil, fmt.Errorf("handshake read: %w", err)
 	}
-	hs, rest, ok := bytes.Cut(first, []byte{recordSep})
-	if !ok || string(hs) != "{}" {
+	answer, rest, ok := bytes.Cut(first, []byte{recordSep})
+	if !ok || string(answer) != "{}" {
 		conn.CloseNow()
 		return nil, fmt.Errorf("handshake refused: %q", truncateBytes(first, 200))
 	}
-	c := &hubClient{conn: conn, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1)}
+	c := &hubClient{conn: conn, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1), msgpack: msgpackProto}
 	c.handle(rest, time.Now())
 	go c.readLoop()
 	return c, nil
@@ -199,6 +216,10 @@ type record struct {
 
 // handle processes the records of one frame received at now.
 func (c *hubClient) handle(frame []byte, now time.Time) {
+	if c.msgpack {
+		c.handleMsgpack(frame, now)
+		return
+	}
 	for len(frame) > 0 {
 		var rec []byte
 		var ok bool
@@ -215,7 +236,7 @@ func (c *hubClient) handle(frame []byte, now time.Time) {
 		}
 		switch m.Type {
 		case 1:
-			c.invocation(m, now)
+			c.invocation(m, now, len(rec)+1)
 		case 7:
 			c.mu.Lock()
 			c.closeErr = "server closed the connection: " + m.Error
@@ -224,14 +245,85 @@ func (c *hubClient) handle(frame []byte, now time.Time) {
 	}
 }
 
-func (c *hubClient) invocation(m record, now time.Time) {
+func (c *hubClient) invocation(m record, now time.Time, size int) {
 	var n int
 	if len(m.Arguments) > 0 {
 		_ = json.Unmarshal(m.Arguments[0], &n)
 	}
+	c.invoked(m.Target, n, now, size)
+}
+
+// handleMsgpack processes the MessagePack records of one frame (a record
+// may span frames).
+func (c *hubClient) handleMsgpack(frame []byte, now time.Time) {
+	buf := append(c.partial, frame...)
+	for {
+		n, k := binary.Uvarint(buf)
+		if k <= 0 || uint64(len(buf)-k) < n {
+			break
+		}
+		rec := buf[k : k+int(n)]
+		buf = buf[k+int(n):]
+		var m []any
+		if err := msgpack.Unmarshal(rec, &m); err != nil || len(m) == 0 {
+			c.mu.Lock()
+			c.unknown++
+			c.mu.Unlock()
+			continue
+		}
+		switch toInt(m[0]) {
+		case 1:
+			var target string
+			var arg int
+			if len(m) >= 5 {
+				target, _ = m[3].(string)
+				if args, _ := m[4].([]any); len(args) > 0 {
+					arg = toInt(args[0])
+				}
+			}
+			c.invoked(target, arg, now, k+int(n))
+		case 7:
+			reason := ""
+			if len(m) > 1 {
+				reason, _ = m[1].(string)
+			}
+			c.mu.Lock()
+			c.closeErr = "server closed the connection: " + reason
+			c.mu.Unlock()
+		}
+	}
+	c.partial = append(c.partial[:0], buf...)
+}
+
+// toInt is a decoded MessagePack integer of any width (-1 otherwise).
+func toInt(v any) int {
+	switch n := v.(type) {
+	case int8:
+		return int(n)
+	case int16:
+		return int(n)
+	case int32:
+		return int(n)
+	case int64:
+		return int(n)
+	case uint8:
+		return int(n)
+	case uint16:
+		return int(n)
+	case uint32:
+		return int(n)
+	case uint64:
+		return int(n)
+	}
+	return -1
+}
+
+// invoked records an Invocation of target with first argument n, size
+// bytes on the wire.
+func (c *hubClient) invoked(target string, n int, now time.Time, size int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch m.Target {
+	switch target {
 	case "newMessage":
 		c.newMsgs++
 		c.tr.newMsgs.Add(1)
@@ -245,6 +337,7 @@ func (c *hubClient) invocation(m record, now time.Time) {
 			return
 		}
 		c.roundAt[n] = now
+		c.fanoutBytes = size
 		c.tr.roundGot[n].Add(1)
 	case "burst":
 		if n < 1 || n >= len(c.seen) {
@@ -297,12 +390,13 @@ func connectMany(ctx context.Context, hc *http.Client, handlerNegotiate string, 
 	for range min(par, n) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if int(next.Add(1)) > n {
+				i := next.Add(1)
+				if int(i) > n {
 					return
 				}
 				t0 := time.Now()
 				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
-				c, err := connectHub(cctx, hc, handlerNegotiate, tr)
+				c, err := connectHub(cctx, hc, handlerNegotiate, tr, tr.msgpackHalf && i%2 == 0)
 				ccancel()
 				mu.Lock()
 				if err != nil {
