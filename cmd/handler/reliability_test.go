@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 )
 
 // The reliability suite: each test reproduces one way the handler could be
@@ -268,7 +270,7 @@ func TestBodyMemoryBounded(t *testing.T) {
 	// Waiting for room in the body budget is bounded by the read timeout:
 	// give a loaded machine time, the figure measured is memory.
 	p := startHandler(t, svc.connStr(), "HANDLER_READ_TIMEOUT=2m")
-	body := bigBroadcast(8 << 20)
+	body := testutil.LargeBroadcast(8 << 20)
 	var wg sync.WaitGroup
 	errs := make(chan string, 48)
 	for range 48 {
@@ -298,22 +300,6 @@ func TestBodyMemoryBounded(t *testing.T) {
 	if hwm > 150e6 {
 		t.Errorf("peak RSS %.1f MB, want under 150 MB", float64(hwm)/1e6)
 	}
-}
-
-// bigBroadcast is a broadcast body of at most size bytes: messages of
-// about 900 kB each (under the service's 1 MB limit per message).
-func bigBroadcast(size int) []byte {
-	item := `{"target":"t","arguments":["` + strings.Repeat("x", 900_000) + `"]}`
-	var b bytes.Buffer
-	b.WriteByte('[')
-	for b.Len()+len(item)+2 <= size {
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		b.WriteString(item)
-	}
-	b.WriteByte(']')
-	return b.Bytes()
 }
 
 // peakRSS reads a process's peak resident set size in bytes.

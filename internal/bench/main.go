@@ -9,7 +9,8 @@
 //  4. broadcast through the handler vs the same REST call made directly
 //     to the emulator (signalr SDK client, and raw net/http with a fresh
 //     HS256 token per request), with WebSocket listeners on the hub;
-//  5. fan-out: 1,000 WebSocket clients, one broadcast, then a burst.
+//  5. fan-out: 1,000 WebSocket clients, one broadcast, then a burst;
+//  6. memory: peak RSS per in-flight 8 MiB broadcast against the body size.
 //
 // Every process it starts is stopped on exit, failure or signal; all
 // traffic is loopback; every loop is bounded in count and time. Figures are
@@ -81,7 +82,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.root, "root", ".", "repository root (go test runs there; binaries are looked up relative to it)")
 	fs.StringVar(&c.handler, "handler", "handler", "handler binary, relative to -root")
 	fs.StringVar(&c.emulator, "emulator", "bin/signalr-emulator", "emulator binary, relative to -root")
-	sections := fs.String("sections", "negotiate,readiness,tokens,broadcast,fanout", "comma-separated sections to run")
+	sections := fs.String("sections", "negotiate,readiness,tokens,broadcast,fanout,memory", "comma-separated sections to run")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the results as JSON on stdout (the text report goes to stderr)")
 	fs.IntVar(&c.negConc, "negotiate-concurrency", 32, "negotiate load: concurrent keep-alive workers")
 	fs.DurationVar(&c.negDur, "negotiate-duration", 5*time.Second, "negotiate load: duration of one measured run")
@@ -107,7 +108,7 @@ func parseFlags(args []string) (config, error) {
 	for _, s := range strings.Split(*sections, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			switch s {
-			case "negotiate", "readiness", "tokens", "broadcast", "fanout":
+			case "negotiate", "readiness", "tokens", "broadcast", "fanout", "memory":
 				c.sections[s] = true
 			default:
 				return c, fmt.Errorf("unknown section %q", s)
@@ -128,6 +129,7 @@ type report struct {
 	Tokens    *goBenchReport   `json:"tokens,omitempty"`
 	Broadcast *broadcastReport `json:"broadcast,omitempty"`
 	Fanout    *fanoutReport    `json:"fanout,omitempty"`
+	Memory    *memoryReport    `json:"memory,omitempty"`
 	// Failures are correctness failures (lost or reordered messages) and
 	// sections that could not run; any makes the exit status non-zero.
 	Failures []string `json:"failures,omitempty"`
@@ -229,6 +231,15 @@ func run(args []string) int {
 		r, err := benchFanout(ctx, cfg, st, progress)
 		if r != nil && ctx.Err() == nil {
 			rep.Fanout = r
+			r.print(out)
+			rep.Failures = append(rep.Failures, r.failures()...)
+		}
+		return err
+	})
+	section("memory", func() error {
+		r, err := benchMemory(ctx, cfg, st, progress)
+		if r != nil && ctx.Err() == nil {
+			rep.Memory = r
 			r.print(out)
 			rep.Failures = append(rep.Failures, r.failures()...)
 		}

@@ -16,3 +16,19 @@ func HostSeverity(stream, line string) string {
 	}
 	return "Error"
 }
+
+// LargeBroadcast is a broadcast body (a JSON array) of at most size bytes
+// made of messages of about 900 kB each, under the service's 1 MB limit per
+// message: the memory tests and `make bench` send it.
+func LargeBroadcast(size int) []byte {
+	msg := `{"target":"t","arguments":["` + strings.Repeat("x", 900_000) + `"]}`
+	b := make([]byte, 0, size)
+	b = append(b, '[')
+	for len(b)+len(msg)+2 <= size {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, msg...)
+	}
+	return append(b, ']')
+}
