@@ -84,6 +84,7 @@ func (r *Resolver) verifyBearer(ctx context.Context, raw string, from tokenSourc
 		return Principal{}, err
 	}
 	p := Principal{UserID: uid, Source: SourceBearer, Claims: claims.flatten()}
+	p.Copied = r.copied.Select(p.Claims)
 	if r.jwks == nil || used.key != nil { // a JWKS token without kid is not cached: its key is not known
 		v := &verified{p: p, exp: claims.exp.Time, key: used.key, kid: used.kid}
 		if claims.nbf != nil {

@@ -39,22 +39,25 @@ type verified struct {
 // MaxCachedBytes of token and claim text; when full, expired entries go
 // first, then arbitrary ones, an eighth of the cache at a time. Safe for
 // concurrent use.
+//
+// Reads take no lock (a sync.Map: every negotiate of an authenticated
+// client reads it, from many goroutines); writers serialise on mu, which
+// also guards the counts.
 type verifiedCache struct {
-	mu    sync.RWMutex
-	m     map[string]*verified
+	m     sync.Map // string -> *verified
+	mu    sync.Mutex
+	n     int
 	bytes int
 }
 
-func newVerifiedCache() *verifiedCache {
-	return &verifiedCache{m: make(map[string]*verified)}
-}
+func newVerifiedCache() *verifiedCache { return &verifiedCache{} }
 
 // get returns the entry of tok, or nil.
 func (c *verifiedCache) get(tok string) *verified {
-	c.mu.RLock()
-	v := c.m[tok]
-	c.mu.RUnlock()
-	return v
+	if v, ok := c.m.Load(tok); ok {
+		return v.(*verified)
+	}
+	return nil
 }
 
 // put adds tok's entry, evicting others to stay within the bounds.
@@ -68,55 +71,59 @@ func (c *verifiedCache) put(tok string, v *verified, now time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[tok]; ok {
-		c.bytes -= old.size
-		delete(c.m, tok)
+	if old, ok := c.m.Load(tok); ok {
+		c.removeLocked(tok, old.(*verified))
 	}
-	if len(c.m) >= MaxCachedTokens || c.bytes+v.size > MaxCachedBytes {
+	if c.n >= MaxCachedTokens || c.bytes+v.size > MaxCachedBytes {
 		// Make room for an eighth more at once, so that a full cache costs
 		// one scan per MaxCachedTokens/8 puts, not one per put.
 		const keepN, keepB = MaxCachedTokens * 7 / 8, MaxCachedBytes * 7 / 8
-		for k, e := range c.m { // expired ones first
-			if now.After(e.exp) {
-				c.removeLocked(k, e)
+		c.m.Range(func(k, e any) bool { // expired ones first
+			if now.After(e.(*verified).exp) {
+				c.removeLocked(k.(string), e.(*verified))
 			}
-		}
-		for k, e := range c.m { // then arbitrary ones (map order is random)
-			if len(c.m) <= keepN && c.bytes+v.size <= keepB {
-				break
+			return true
+		})
+		c.m.Range(func(k, e any) bool { // then arbitrary ones
+			if c.n <= keepN && c.bytes+v.size <= keepB {
+				return false
 			}
-			c.removeLocked(k, e)
-		}
+			c.removeLocked(k.(string), e.(*verified))
+			return true
+		})
 	}
-	c.m[tok] = v
+	c.m.Store(tok, v)
+	c.n++
 	c.bytes += v.size
 }
 
 // remove drops tok's entry if it is still e.
 func (c *verifiedCache) remove(tok string, e *verified) {
 	c.mu.Lock()
-	if c.m[tok] == e {
+	if cur, ok := c.m.Load(tok); ok && cur.(*verified) == e {
 		c.removeLocked(tok, e)
 	}
 	c.mu.Unlock()
 }
 
 func (c *verifiedCache) removeLocked(tok string, e *verified) {
-	delete(c.m, tok)
-	c.bytes -= e.size
+	if c.m.CompareAndDelete(tok, e) {
+		c.n--
+		c.bytes -= e.size
+	}
 }
 
 // clear empties the cache (the signing keys changed).
 func (c *verifiedCache) clear() {
 	c.mu.Lock()
-	clear(c.m)
-	c.bytes = 0
+	c.m.Clear()
+	c.n, c.bytes = 0, 0
 	c.mu.Unlock()
 }
 
 // len returns the number of cached tokens and their bytes.
 func (c *verifiedCache) len() (n, bytes int) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m), c.bytes
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n, c.bytes
 }

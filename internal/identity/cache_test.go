@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ func TestVerifiedCacheRechecksTime(t *testing.T) {
 	clock := testutil.NewClock(time.Now())
 	cfg := hsConfig()
 	cfg.Now = clock.Now
+	cfg.ClaimTypes = []string{"roles"}
 	r := newResolver(t, cfg)
 	c := baseClaims()
 	c["exp"] = clock.Now().Add(10 * time.Minute).Unix()
@@ -41,6 +43,9 @@ func TestVerifiedCacheRechecksTime(t *testing.T) {
 	again, err := r.Resolve(req)
 	if err != nil || again.UserID != first.UserID || len(again.Claims) != len(first.Claims) {
 		t.Fatalf("hit = %+v %v, want %+v", again, err, first)
+	}
+	if want := []identity.Claim{{Type: "roles", Value: "a"}, {Type: "roles", Value: "b"}}; !slices.Equal(again.Copied, want) || !slices.Equal(first.Copied, want) {
+		t.Errorf("Copied = %v / %v, want the claims of Config.ClaimTypes %v", first.Copied, again.Copied, want)
 	}
 
 	clock.Advance(10*time.Minute + 30*time.Second) // past exp, within the 60s leeway

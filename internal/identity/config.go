@@ -63,6 +63,10 @@ type Config struct {
 	// HTTPClient fetches the JWKS; nil means a client with TLS >= 1.2 and
 	// timeouts. Response bodies are capped at 1 MiB either way.
 	HTTPClient *http.Client
+	// ClaimTypes are the claim types copied into the SignalR token (the
+	// extension's ClaimTypeList): Principal.Copied holds the caller's
+	// claims of these types, selected once per verified bearer token.
+	ClaimTypes []string
 	// Now is the clock for exp, nbf and iat; nil means time.Now.
 	Now func() time.Time
 	// Logger receives warnings (forged EasyAuth headers, JWKS refresh

@@ -63,6 +63,11 @@ type Principal struct {
 	// become repeated claims), in a stable order. It must not be modified:
 	// principals of the same cached bearer token share it.
 	Claims []Claim
+	// Copied are the claims of Config.ClaimTypes, as
+	// NewClaimFilter(ClaimTypes).Select(Claims) returns them: what negotiate
+	// copies into the client token. Shared like Claims; must not be
+	// modified.
+	Copied []Claim
 }
 
 // ClaimsOfTypes returns the claims of p whose type is listed in types, as

@@ -27,6 +27,7 @@ type Resolver struct {
 	algs   []string
 	jwks   *jwksVerifier
 	cache  *verifiedCache
+	copied *ClaimFilter // Config.ClaimTypes
 	// canonical EasyAuth header keys, for allocation-free lookups
 	eaKeys [len(easyAuthHeaders)]string
 	// forged counts ignored EasyAuth headers; forgedLogged is the unix
@@ -47,7 +48,7 @@ func New(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: c, log: c.Logger, cache: newVerifiedCache()}
+	r := &Resolver{cfg: c, log: c.Logger, cache: newVerifiedCache(), copied: NewClaimFilter(c.ClaimTypes)}
 	for i, h := range easyAuthHeaders {
 		r.eaKeys[i] = http.CanonicalHeaderKey(h)
 	}
@@ -100,6 +101,7 @@ func (r *Resolver) Resolve(req *http.Request) (Principal, error) {
 			return Principal{}, err
 		}
 		if ok {
+			p.Copied = r.copied.Select(p.Claims)
 			return p, nil
 		}
 	} else if r.hasEasyAuthHeaders(h) {

@@ -46,9 +46,7 @@ func (s *Server) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 	}
 	target := ep.hubs[hubKey]
 	opts := signalr.TokenOptions{UserID: p.UserID, Lifetime: s.cfg.TokenLifetime}
-	if !s.claims.Empty() {
-		opts.Claims = s.claims.Select(p.Claims)
-	}
+	opts.Claims = p.Copied // SIGNALR_CLAIM_TYPES, selected once per verified token by the resolver
 	token, err := signalr.GenerateAccessToken(key, target.audience, &opts)
 	if err != nil {
 		s.fail(w, r, tokenError(err))

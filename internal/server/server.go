@@ -24,7 +24,6 @@ type Server struct {
 	log        *slog.Logger
 	cors       *corsPolicy
 	identity   *identity.Resolver
-	claims     *identity.ClaimFilter // SIGNALR_CLAIM_TYPES, built once
 	endpoints  *endpointSet
 	hubs       map[string]string // lower-cased allowed hub -> hub as configured
 	defaultHub string            // lower-cased
@@ -61,8 +60,7 @@ func newServer(cfg Config, logger *slog.Logger, environ []string, clientOpts *cl
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: logger, cors: newCORSPolicy(cfg), hubs: map[string]string{}, defaultHub: strings.ToLower(cfg.HubName),
-		claims: identity.NewClaimFilter(cfg.ClaimTypes)}
+	s := &Server{cfg: cfg, log: logger, cors: newCORSPolicy(cfg), hubs: map[string]string{}, defaultHub: strings.ToLower(cfg.HubName)}
 	lc := cfg.listenerDefaults()
 	s.bodies, s.readTimeout = newBodyBudget(int64(lc.MaxBodyMemoryMB)<<20), lc.ReadTimeout
 	for _, h := range append([]string{cfg.HubName}, cfg.AllowedHubs...) {
@@ -110,6 +108,7 @@ func identityConfig(cfg Config) identity.Config {
 		UserIDClaim:          cfg.UserIDClaim,
 		AllowAnonymous:       cfg.AllowAnonymous,
 		DevAllowClientUserID: cfg.DevAllowClientUserID,
+		ClaimTypes:           cfg.ClaimTypes,
 	}
 }
 
