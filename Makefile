@@ -6,7 +6,7 @@ FUZZTIME ?= 4s
 NPM_DIR := e2e
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all build handler emulator test test-go fuzz e2e deps bench run dev publish azurite doctor vet clean
+.PHONY: all build handler emulator test test-go fuzz e2e deps bench soak run dev publish azurite doctor vet clean
 
 all: build
 
@@ -63,6 +63,11 @@ deps:
 ## bench: throughput and latency ratios against baselines measured in the same run
 bench: build
 	@scripts/bench.sh
+
+## soak: the longer slow-client and mixed-load runs against the built handler (loopback, SOAK_DURATION each, default 30s)
+SOAK_DURATION ?= 30s
+soak: build
+	SOAK=1 SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -run 'TestSoak' -v -timeout 15m ./cmd/handler
 
 ## run: the handler alone, against AzureSignalRConnectionString from the environment
 run: handler

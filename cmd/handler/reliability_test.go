@@ -303,19 +303,22 @@ func TestBodyMemoryBounded(t *testing.T) {
 }
 
 // peakRSS reads a process's peak resident set size in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
+func peakRSS(t *testing.T, pid int) int64 { t.Helper(); return procStatus(t, pid, "VmHWM:") }
+
+// procStatus reads one "Key: N kB" line of /proc/<pid>/status, in bytes.
+func procStatus(t *testing.T, pid int, key string) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == key {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10
 		}
 	}
-	t.Fatal("no VmHWM")
+	t.Fatalf("no %s in /proc/%d/status", key, pid)
 	return 0
 }
 
