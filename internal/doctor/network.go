@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,7 +117,7 @@ func (r *runner) probeHost(ctx context.Context, label string, u *url.URL) bool {
 	if err != nil {
 		code, msg := classifyNetErr(err, r.opts.Timeout)
 		fix := "Check that the service (or the emulator) runs and that outbound traffic to " + addr + " is allowed."
-		if os.Getenv("HTTPS_PROXY") != "" || os.Getenv("https_proxy") != "" {
+		if r.getenv("HTTPS_PROXY") != "" || r.getenv("https_proxy") != "" {
 			msg += " (HTTPS_PROXY is set: this check connects directly)"
 		}
 		r.add(finding("tcp "+label, Fail, code, "connecting to "+addr+": "+msg, fix, d))
