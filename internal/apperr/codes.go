@@ -99,6 +99,7 @@ const (
 	CodeUpstreamUnknownHub         = "upstream.unknown_hub"
 	CodeUpstreamEventFailed        = "upstream.event_failed"
 	CodeUpstreamNotConfigured      = "upstream.not_configured"
+	CodeUpstreamMethodFailed       = "upstream.method_failed"
 	CodeConfigUpstreamUnsigned     = "config.upstream_unsigned_in_azure"
 
 	// The service's REST API, as seen by the handler.
@@ -225,6 +226,7 @@ var registry = []Info{
 	{CodeUpstreamUnauthenticated, http.StatusUnauthorized, "The upstream call carries neither a signature nor a bearer token, and the endpoints have no AccessKey (Microsoft Entra ID).", "Set the upstream's auth to ManagedIdentity and UPSTREAM_TOKEN_ISSUER/UPSTREAM_TOKEN_AUDIENCE; UPSTREAM_ALLOW_UNSIGNED=true only for local development."},
 	{CodeUpstreamUnknownHub, http.StatusNotFound, "The upstream call is for a hub this handler does not serve.", "Restrict the upstream setting's hub pattern to the hub in AzureSignalRHubName, or change that setting."},
 	{CodeUpstreamEventFailed, http.StatusBadGateway, "A connected or disconnected handler of the hub failed (the service only logs it).", "See the handler's log line with the same code."},
+	{CodeUpstreamMethodFailed, http.StatusBadGateway, "Through the signalRTrigger path, the hub method returned an error (or its result could not be serialized); the function fails so the extension answers the client with an error completion.", "See the message; the same method through /api/upstream gives the client this message as its error."},
 	{CodeUpstreamNotConfigured, http.StatusServiceUnavailable, "The upstream has no validator to authenticate calls with.", "Report it: the handler always builds one."},
 
 	{CodeServiceUnauthorized, http.StatusBadGateway, "The service rejected the handler's token (401: a wrong or rotated AccessKey, or an Entra token for another resource), or no Microsoft Entra ID token could be obtained.", "With an AccessKey: copy the current key with `az signalr key list` into AzureSignalRConnectionString. With Microsoft Entra ID: check that the identity can get a token for https://signalr.azure.com (AuthType, ClientId, TenantId) and belongs to the service's tenant. Run `handler doctor`."},

@@ -95,6 +95,9 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 			h.ServeHTTP(w, r)
 			return
 		}
+		if s.serveTrigger(w, r) { // POST /<function> of a signalRTrigger function (upstream_trigger.go)
+			return
+		}
 		s.handleNotFound(w, r)
 	})
 }
