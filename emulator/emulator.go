@@ -116,6 +116,8 @@ type Emulator struct {
 	mu      sync.RWMutex
 	hubs    map[string]*hub
 	pending map[string]pendingConn
+	// lastSweep is when expired pending tokens were last removed.
+	lastSweep time.Time
 	// httpConns holds the Server-Sent Events and long-polling connections
 	// by connection token.
 	httpConns map[string]*httpConn
@@ -394,9 +396,15 @@ func (e *Emulator) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, codeUnavailable, "", "the emulator is shutting down")
 		return
 	}
-	for t, old := range e.pending {
-		if !now.Before(old.expires) {
-			delete(e.pending, t)
+	// Expired tokens are swept at most once a second: sweeping on every
+	// negotiate made a storm of negotiations that do not connect (each
+	// token lives 30 s) cost O(n²).
+	if now.Sub(e.lastSweep) >= time.Second || now.Before(e.lastSweep) {
+		e.lastSweep = now
+		for t, old := range e.pending {
+			if !now.Before(old.expires) {
+				delete(e.pending, t)
+			}
 		}
 	}
 	e.pending[token] = pc

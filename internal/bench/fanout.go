@@ -26,14 +26,20 @@ type fanoutReport struct {
 	Single latencySummary `json:"single"`
 	// Per protocol (half the clients each): delivery of the single
 	// broadcasts and the size of one "fanout" record on the wire.
-	SingleJSON     latencySummary  `json:"single_json"`
-	SingleMsgpack  latencySummary  `json:"single_msgpack"`
-	BytesJSON      int             `json:"bytes_per_message_json"`
-	BytesMsgpack   int             `json:"bytes_per_message_msgpack"`
-	ClientsJSON    int             `json:"clients_json"`
-	ClientsMsgpack int             `json:"clients_msgpack"`
-	RoundMax       []time.Duration `json:"round_max_ns"`
-	SingleLost     int             `json:"single_lost"`
+	SingleJSON     latencySummary `json:"single_json"`
+	SingleMsgpack  latencySummary `json:"single_msgpack"`
+	BytesJSON      int            `json:"bytes_per_message_json"`
+	BytesMsgpack   int            `json:"bytes_per_message_msgpack"`
+	ClientsJSON    int            `json:"clients_json"`
+	ClientsMsgpack int            `json:"clients_msgpack"`
+	// EmulatorRSSBefore/After: the emulator's resident memory before the
+	// clients connect and once they are connected; PerConnBytes is the
+	// difference per connected client.
+	EmulatorRSSBefore int64           `json:"emulator_rss_before_bytes"`
+	EmulatorRSSAfter  int64           `json:"emulator_rss_after_bytes"`
+	PerConnBytes      int64           `json:"emulator_bytes_per_connection"`
+	RoundMax          []time.Duration `json:"round_max_ns"`
+	SingleLost        int             `json:"single_lost"`
 	// Burst: Burst sequential broadcasts, each POST awaited before the next.
 	Burst         int            `json:"burst"`
 	BurstSend     time.Duration  `json:"burst_send_ns"`
@@ -62,6 +68,8 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 	progress(fmt.Sprintf("connecting %d WebSocket clients, %d at a time", cfg.clients, cfg.connPar))
 	wsc := &http.Client{Transport: newLoadTransport(cfg.connPar)}
 	defer wsc.CloseIdleConnections()
+	emPid := st.emulator.cmd.Process.Pid
+	r.EmulatorRSSBefore, _ = procStatus(emPid, "VmRSS:")
 	t0 := time.Now()
 	clients, lat, fails, err := connectMany(ctx, wsc, st.hBase()+"/api/negotiate?negotiateVersion=1", tr, cfg.clients, cfg.connPar, 90*time.Second)
 	r.ConnectWall = time.Since(t0)
@@ -74,6 +82,10 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 		return r, fmt.Errorf("no client connected: %v", err)
 	}
 	n := int32(len(clients))
+	if rss, err := procStatus(emPid, "VmRSS:"); err == nil && r.EmulatorRSSBefore > 0 {
+		r.EmulatorRSSAfter = rss
+		r.PerConnBytes = (rss - r.EmulatorRSSBefore) / int64(n)
+	}
 
 	hc := &http.Client{Transport: newLoadTransport(1), Timeout: 15 * time.Second}
 	defer hc.CloseIdleConnections()
@@ -187,6 +199,10 @@ func (r *fanoutReport) print(w io.Writer) {
 	fmt.Fprintf(w, "broadcasts sent with POST /api/broadcast on ./handler; times run from the start of the POST to the client's receipt\n\n")
 	fmt.Fprintf(w, "  connect:  %d connected, %d failed, %d at a time, wall %s, per client p50 %s p99 %s max %s\n",
 		r.Connected, r.ConnectFailures, r.Parallelism, ms(r.ConnectWall), ms(r.ConnectLatency.P50), ms(r.ConnectLatency.P99), ms(r.ConnectLatency.Max))
+	if r.EmulatorRSSAfter > 0 {
+		fmt.Fprintf(w, "  emulator memory: RSS %.1f MiB before, %.1f MiB with %d clients: %.1f KiB per connection\n",
+			float64(r.EmulatorRSSBefore)/(1<<20), float64(r.EmulatorRSSAfter)/(1<<20), r.Connected, float64(r.PerConnBytes)/1024)
+	}
 	roundMax := ""
 	for i, d := range r.RoundMax {
 		if i > 0 {

@@ -185,7 +185,34 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 	c := &hubClient{conn: conn, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1), msgpack: msgpackProto}
 	c.handle(rest, time.Now())
 	go c.readLoop()
+	go c.pingLoop(msgpackProto)
 	return c, nil
+}
+
+// clientPingInterval is how often the client pings, as @microsoft/signalr
+// does (keepAliveIntervalInMilliseconds): the emulator closes a client that
+// sends nothing for its client timeout (30 s).
+const clientPingInterval = 15 * time.Second
+
+// pingLoop pings the server until the connection ends.
+func (c *hubClient) pingLoop(msgpackProto bool) {
+	ping := []byte("{\"type\":6}\x1e")
+	typ := websocket.MessageText
+	if msgpackProto {
+		ping, typ = []byte{0x02, 0x91, 0x06}, websocket.MessageBinary // [6], length-prefixed
+	}
+	t := time.NewTicker(clientPingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = c.conn.Write(ctx, typ, ping)
+			cancel()
+		}
+	}
 }
 
 // readLoop reads until the connection ends. It stops when close is called.
