@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/serverless-signalr/functions-go/customhandler"
 )
 
 // The Functions host (v4) adds to every call what a plain HTTP client does
@@ -22,6 +24,14 @@ const (
 	callerHost   = "myapp.azurewebsites.net"
 	callerUA     = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Azure-Functions-Host/" + hostVersion
 )
+
+// hostAnswer is the handler's answer to a JSON-mode invocation of a function
+// whose http output is named res.
+type hostAnswer struct {
+	Outputs struct {
+		Res customhandler.HTTPOutput `json:"res"`
+	}
+}
 
 // hostHeaders sets the headers the host adds on a forwarded request.
 func hostHeaders(req *http.Request) {
@@ -158,14 +168,7 @@ func TestEnvelopeAsTheHostSendsIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out struct {
-			Outputs struct {
-				Res struct {
-					StatusCode int    `json:"statusCode"`
-					Body       string `json:"body"`
-				} `json:"res"`
-			}
-		}
+		var out hostAnswer
 		decodeBody(t, resp, http.StatusOK, &out)
 		if out.Outputs.Res.StatusCode != tc.status {
 			t.Errorf("%s envelope: Outputs.res = %d %s, want %d", tc.fn, out.Outputs.Res.StatusCode, out.Outputs.Res.Body, tc.status)

@@ -341,15 +341,7 @@ func TestNegotiateBothModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out struct {
-		Outputs struct {
-			Res struct {
-				StatusCode int               `json:"statusCode"`
-				Headers    map[string]string `json:"headers"`
-				Body       string            `json:"body"`
-			} `json:"res"`
-		}
-	}
+	var out hostAnswer
 	decodeBody(t, resp, http.StatusOK, &out)
 	if out.Outputs.Res.StatusCode != 200 {
 		t.Fatalf("envelope negotiate statusCode = %d body %s", out.Outputs.Res.StatusCode, out.Outputs.Res.Body)

@@ -228,15 +228,7 @@ func TestEnvelopeInFlightBoundBeforeBody(t *testing.T) {
 	}
 	c := rawRequest(t, p.base, "POST /broadcast HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: 3000000", "")
 	resp, b := readResponse(t, c, 5*time.Second)
-	var out struct {
-		Outputs struct {
-			Res struct {
-				StatusCode int               `json:"statusCode"`
-				Headers    map[string]string `json:"headers"`
-				Body       string            `json:"body"`
-			} `json:"res"`
-		}
-	}
+	var out hostAnswer
 	if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil {
 		t.Fatalf("envelope over the bound answered %d %s; the host needs 200 with Outputs", resp.StatusCode, b)
 	}
