@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,8 +27,27 @@ const (
 // A key whose last successful fetch is 120 minutes old is no longer used;
 // callers then wait for a new fetch.
 func (c *Client) AccessKey(ctx context.Context) (AccessKey, error) {
+	e, err := c.keyEntry(ctx)
+	if err != nil {
+		return AccessKey{}, err
+	}
+	return e.key, nil
+}
+
+// Signer returns the [Signer] of client access tokens for the key
+// [Client.AccessKey] returns, prepared once per key (with its kid), under
+// the same caching rules. Negotiate endpoints sign with it.
+func (c *Client) Signer(ctx context.Context) (*Signer, error) {
+	e, err := c.keyEntry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.signer, nil
+}
+
+func (c *Client) keyEntry(ctx context.Context) (*keyEntry, error) {
 	if !c.entra {
-		return c.key, nil
+		return c.fixedKey, nil
 	}
 	return c.keys.get(ctx)
 }
@@ -37,16 +57,32 @@ func (c *Client) fetchAccessKey(ctx context.Context) (AccessKey, error) {
 	return r.Key, err
 }
 
-// keyCache caches one fetched key. All times come from now.
+// keyEntry is one key with its prepared signer and fetch time.
+type keyEntry struct {
+	key     AccessKey
+	signer  *Signer
+	fetched time.Time
+}
+
+func newKeyEntry(key AccessKey, fetched time.Time) (*keyEntry, error) {
+	s, err := NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	return &keyEntry{key: key, signer: s, fetched: fetched}, nil
+}
+
+// keyCache caches one fetched key. The current key sits behind an atomic
+// pointer: while it is younger than the refresh interval, callers read it
+// without a lock. All times come from now.
 type keyCache struct {
 	fetch func(context.Context) (AccessKey, error)
 	now   func() time.Time
 	log   *slog.Logger
 
+	cur atomic.Pointer[keyEntry]
+
 	mu          sync.Mutex
-	key         AccessKey
-	have        bool
-	lastSuccess time.Time
 	lastFailure time.Time
 	lastErr     error
 	inflight    chan struct{} // closed when the running fetch ends
@@ -56,22 +92,25 @@ func newKeyCache(fetch func(context.Context) (AccessKey, error), now func() time
 	return &keyCache{fetch: fetch, now: now, log: log}
 }
 
-func (k *keyCache) get(ctx context.Context) (AccessKey, error) {
-	k.mu.Lock()
+func (k *keyCache) get(ctx context.Context) (*keyEntry, error) {
 	now := k.now()
-	if k.usable(now) {
-		if now.Sub(k.lastSuccess) >= keyRefreshInterval && k.mayFetch(now) {
+	if e := k.cur.Load(); e != nil && now.Sub(e.fetched) < keyRefreshInterval {
+		return e, nil // the fast path: fresh, no lock
+	}
+	k.mu.Lock()
+	e := k.cur.Load()
+	if usable(e, now) {
+		if now.Sub(e.fetched) >= keyRefreshInterval && k.mayFetch(e, now) {
 			k.startLocked()
 		}
-		key := k.key
 		k.mu.Unlock()
-		return key, nil
+		return e, nil
 	}
 	if k.inflight == nil {
-		if !k.mayFetch(now) {
+		if !k.mayFetch(e, now) {
 			err := k.lastErr
 			k.mu.Unlock()
-			return AccessKey{}, fmt.Errorf("signalr: access key unavailable (next fetch no sooner than %s after the last failure): %w", keyRetryInterval, err)
+			return nil, fmt.Errorf("signalr: access key unavailable (next fetch no sooner than %s after the last failure): %w", keyRetryInterval, err)
 		}
 		k.startLocked()
 	}
@@ -81,26 +120,26 @@ func (k *keyCache) get(ctx context.Context) (AccessKey, error) {
 	select {
 	case <-ch:
 	case <-ctx.Done():
-		return AccessKey{}, fmt.Errorf("signalr: waiting for the access key: %w", ctx.Err())
+		return nil, fmt.Errorf("signalr: waiting for the access key: %w", ctx.Err())
+	}
+	if e := k.cur.Load(); usable(e, k.now()) {
+		return e, nil
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.usable(k.now()) {
-		return k.key, nil
-	}
-	return AccessKey{}, fmt.Errorf("signalr: access key unavailable: %w", k.lastErr)
+	return nil, fmt.Errorf("signalr: access key unavailable: %w", k.lastErr)
 }
 
-func (k *keyCache) usable(now time.Time) bool {
-	return k.have && now.Sub(k.lastSuccess) < keyLifetime
+func usable(e *keyEntry, now time.Time) bool {
+	return e != nil && now.Sub(e.fetched) < keyLifetime
 }
 
 // mayFetch reports whether a fetch may start now; k.mu is held.
-func (k *keyCache) mayFetch(now time.Time) bool {
+func (k *keyCache) mayFetch(e *keyEntry, now time.Time) bool {
 	if k.inflight != nil {
 		return false
 	}
-	return k.lastFailure.IsZero() || k.lastFailure.Before(k.lastSuccess) || now.Sub(k.lastFailure) >= keyRetryInterval
+	return k.lastFailure.IsZero() || (e != nil && k.lastFailure.Before(e.fetched)) || now.Sub(k.lastFailure) >= keyRetryInterval
 }
 
 // startLocked starts a background fetch; k.mu is held.
@@ -111,10 +150,14 @@ func (k *keyCache) startLocked() {
 		ctx, cancel := context.WithTimeout(context.Background(), keyFetchTimeout)
 		defer cancel()
 		key, err := k.fetch(ctx)
+		var e *keyEntry
+		if err == nil {
+			e, err = newKeyEntry(key, k.now())
+		}
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if err == nil {
-			k.key, k.have, k.lastSuccess = key, true, k.now()
+			k.cur.Store(e)
 		} else {
 			k.lastFailure, k.lastErr = k.now(), err
 			k.log.Warn("signalr: fetching the access key failed", "error", err)

@@ -16,6 +16,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -104,7 +106,9 @@ type Client struct {
 	log        *slog.Logger
 	serverName string
 	userAgent  string
-	key        AccessKey // AccessKey mode
+	key        AccessKey  // AccessKey mode
+	fixedKey   *keyEntry  // AccessKey mode: the key with its prepared signer
+	tokens     tokenCache // AccessKey mode: server tokens per audience
 	entra      bool
 	keys       *keyCache // Entra ID mode
 	retry      policy.RetryOptions
@@ -214,6 +218,9 @@ func newClient(cs *ConnectionString, cred azcore.TokenCredential, opts *ClientOp
 			return nil, errors.New("signalr: the connection string has neither an AccessKey nor an Entra ID AuthType")
 		}
 		c.key = AccessKey{Value: cs.AccessKey}
+		if c.fixedKey, err = newKeyEntry(c.key, time.Time{}); err != nil {
+			return nil, err
+		}
 		auth = keyPolicy{c: c}
 	}
 
@@ -327,21 +334,74 @@ type policyFunc func(*policy.Request) (*http.Response, error)
 
 func (f policyFunc) Do(req *policy.Request) (*http.Response, error) { return f(req) }
 
-// keyPolicy signs a fresh server token for every try (AccessKey mode).
+// keyPolicy authorizes each try with a server token (AccessKey mode),
+// signed with the client's prepared Signer and reused per audience until
+// serverTokenReuse before it expires (the audience is the request URL, so
+// a token fits exactly one path and api-version).
 type keyPolicy struct{ c *Client }
+
+// serverTokenReuse is how long before its expiry a cached server token is
+// replaced; serverTokenCacheSize bounds the cache (audiences include user,
+// group and connection ids), which is emptied when full.
+const (
+	serverTokenReuse     = 10 * time.Minute
+	serverTokenCacheSize = 4096
+)
+
+type cachedToken struct {
+	header string // "Bearer …"
+	exp    time.Time
+}
+
+// tokenCache maps audiences to cached server tokens.
+type tokenCache struct {
+	m atomic.Pointer[sync.Map]
+	n atomic.Int64
+}
+
+func (t *tokenCache) get(aud string, now time.Time) (string, bool) {
+	m := t.m.Load()
+	if m == nil {
+		return "", false
+	}
+	v, ok := m.Load(aud)
+	if !ok {
+		return "", false
+	}
+	ct := v.(*cachedToken)
+	return ct.header, now.Before(ct.exp.Add(-serverTokenReuse))
+}
+
+func (t *tokenCache) put(aud string, ct *cachedToken) {
+	m := t.m.Load()
+	if m == nil || t.n.Load() >= serverTokenCacheSize {
+		m = new(sync.Map)
+		t.m.Store(m)
+		t.n.Store(0)
+	}
+	if _, loaded := m.Swap(aud, ct); !loaded {
+		t.n.Add(1)
+	}
+}
 
 func (p keyPolicy) Do(req *policy.Request) (*http.Response, error) {
 	var op opInfo
 	req.OperationValue(&op)
-	tok, err := GenerateAccessToken(p.c.key, op.audience, &TokenOptions{
-		Claims:   []Claim{{Type: "nameid", Value: p.c.serverName}},
-		Lifetime: serverTokenTTL,
-		Now:      p.c.now(),
-	})
-	if err != nil {
-		return nil, err
+	now := p.c.now()
+	h, ok := p.c.tokens.get(op.audience, now)
+	if !ok {
+		tok, err := p.c.fixedKey.signer.Sign(op.audience, &TokenOptions{
+			Claims:   []Claim{{Type: "nameid", Value: p.c.serverName}},
+			Lifetime: serverTokenTTL,
+			Now:      now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		h = "Bearer " + tok
+		p.c.tokens.put(op.audience, &cachedToken{header: h, exp: now.Add(serverTokenTTL)})
 	}
-	req.Raw().Header.Set("Authorization", "Bearer "+tok)
+	req.Raw().Header.Set("Authorization", h)
 	return req.Next()
 }
 

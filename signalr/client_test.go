@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -524,4 +525,37 @@ func TestDefaultServerName(t *testing.T) {
 	if !regexp.MustCompile(`^.+_[0-9a-f]{32}$`).MatchString(names[0]) || names[0] != names[1] {
 		t.Errorf("server names = %q, want one {hostname}_{32 hex} per client", names)
 	}
+}
+
+// TestServerTokenReusedPerAudience: a server token is signed once per
+// audience and reused until 10 minutes before it expires.
+func TestServerTokenReusedPerAudience(t *testing.T) {
+	rec := newRecorder(t, statusSequence(202))
+	clock := testutil.NewClock(fixedNow)
+	o := quietOptions()
+	o.Now = clock.Now
+	c := newTestClient(t, rec.srv.URL, o)
+	send := func(hub string) {
+		t.Helper()
+		if _, err := c.SendToAll(t.Context(), hub, hello, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("chat")
+	clock.Advance(49 * time.Minute)
+	send("chat")
+	send("other")
+	clock.Advance(time.Minute + time.Second) // 50 min: within 10 min of expiry
+	send("chat")
+	r := rec.requests()
+	if r[0].Auth != r[1].Auth {
+		t.Error("the token of the same audience was not reused")
+	}
+	if r[2].Auth == r[0].Auth {
+		t.Error("another audience reused the token")
+	}
+	if r[3].Auth == r[0].Auth {
+		t.Error("a token 10 minutes from expiry was reused")
+	}
+	checkServerToken(t, r[0].Auth, "http://127.0.0.1/api/hubs/chat/:send?api-version=2022-06-01")
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -169,7 +170,39 @@ var tokenPool = sync.Pool{New: func() any {
 	return &tokenBuf{json: make([]byte, 0, 1024), out: make([]byte, 0, 2048)}
 }}
 
+// Signer signs access tokens with one key. Everything that depends only on
+// the key is prepared once: the key bytes, the encoded JWT header with its
+// kid, and a pool of keyed HMAC-SHA256 states (crypto/hmac.New allocates
+// five objects), so that signing a token allocates only the token. A Signer
+// is safe for concurrent use; create one per key and keep it.
+type Signer struct {
+	id     string
+	header string // base64url of {"alg":"HS256","typ":"JWT"[,"kid":…]}
+	macs   sync.Pool
+}
+
+// NewSigner returns a signer for key. An empty key is an error.
+func NewSigner(key AccessKey) (*Signer, error) {
+	if key.Value == "" {
+		return nil, errEmptyKey
+	}
+	s := &Signer{id: key.ID, header: headerNoKid}
+	if key.ID != "" {
+		h := append([]byte(`{"alg":"HS256","typ":"JWT","kid":`), appendJSONString(nil, key.ID)...)
+		s.header = base64.RawURLEncoding.EncodeToString(append(h, '}'))
+	}
+	k := []byte(key.Value)
+	s.macs.New = func() any { return hmac.New(sha256.New, k) }
+	return s, nil
+}
+
+// KeyID returns the kid the signer writes, "" for none.
+func (s *Signer) KeyID() string { return s.id }
+
 // GenerateAccessToken returns an HS256 JWT for audience signed with key.
+// It uses a [Signer] from a small cache of recently used keys; code that
+// signs many tokens with one key should keep its own Signer and call
+// [Signer.Sign].
 //
 // The payload holds, in order, "asrs.s.uid" (when opts.UserID is set), the
 // custom claims of opts (see [TokenOptions.Claims]), "aud" as a JSON string,
@@ -179,9 +212,47 @@ var tokenPool = sync.Pool{New: func() any {
 // A token longer than [MaxTokenLength] is a *[TokenTooLargeError]; a
 // refused claim is a *[ClaimError]. An empty key or audience is an error.
 func GenerateAccessToken(key AccessKey, audience string, opts *TokenOptions) (string, error) {
-	if key.Value == "" {
-		return "", errEmptyKey
+	s, err := signerFor(key)
+	if err != nil {
+		return "", err
 	}
+	return s.Sign(audience, opts)
+}
+
+// signers caches the Signers of GenerateAccessToken by key; it is emptied
+// when it holds maxSigners keys.
+var (
+	signers  atomic.Pointer[sync.Map]
+	nSigners atomic.Int32
+)
+
+const maxSigners = 16
+
+func signerFor(key AccessKey) (*Signer, error) {
+	m := signers.Load()
+	if m != nil {
+		if s, ok := m.Load(key); ok {
+			return s.(*Signer), nil
+		}
+	}
+	s, err := NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil || nSigners.Load() >= maxSigners {
+		m = new(sync.Map)
+		signers.Store(m)
+		nSigners.Store(0)
+	}
+	if _, loaded := m.LoadOrStore(key, s); !loaded {
+		nSigners.Add(1)
+	}
+	return s, nil
+}
+
+// Sign returns an HS256 JWT for audience, as [GenerateAccessToken]
+// describes, signed with the signer's key.
+func (s *Signer) Sign(audience string, opts *TokenOptions) (string, error) {
 	if audience == "" {
 		return "", errEmptyAudience
 	}
@@ -210,16 +281,7 @@ func GenerateAccessToken(key AccessKey, audience string, opts *TokenOptions) (st
 	exp := iat + int64(o.Lifetime/time.Second)
 	tb.json = appendPayload(tb.json[:0], o.UserID, o.Claims, g, audience, iat, exp, nil)
 
-	out := tb.out[:0]
-	if key.ID == "" {
-		out = append(out, headerNoKid...)
-	} else {
-		h := tb.json[len(tb.json):] // scratch after the payload
-		h = append(h, `{"alg":"HS256","typ":"JWT","kid":`...)
-		h = appendJSONString(h, key.ID)
-		h = append(h, '}')
-		out = base64.RawURLEncoding.AppendEncode(out, h)
-	}
+	out := append(tb.out[:0], s.header...)
 	out = append(out, '.')
 	out = base64.RawURLEncoding.AppendEncode(out, tb.json)
 	tb.out = out
@@ -228,23 +290,23 @@ func GenerateAccessToken(key AccessKey, audience string, opts *TokenOptions) (st
 		return "", &TokenTooLargeError{Length: n, Largest: largestClaims(o.UserID, o.Claims, g, audience)}
 	}
 
-	mp := macPoolFor(key.Value)
-	mac := mp.Get().(hash.Hash)
+	mac := s.macs.Get().(hash.Hash)
 	mac.Reset()
 	mac.Write(out)
 	var sigBuf [sha256.Size]byte
 	sig := mac.Sum(sigBuf[:0])
-	mp.Put(mac)
+	s.macs.Put(mac)
 	out = append(out, '.')
 	out = base64.RawURLEncoding.AppendEncode(out, sig)
 	tb.out = out
 	return string(out), nil
 }
 
-// macPools caches, per signing key, a pool of keyed HMAC-SHA256 states, so
-// that signing a token allocates nothing (crypto/hmac.New allocates five
-// objects). Keys are few (one per endpoint, plus rotations under Entra ID);
-// the cache is emptied when it holds more than maxMacPools keys.
+// macPools caches, per key, a pool of keyed HMAC-SHA256 states for the
+// upstream signature checks (tokens use a [Signer] instead), so that a
+// check allocates nothing (crypto/hmac.New allocates five objects). Keys
+// are few (one per endpoint); the cache is emptied when it holds more than
+// maxMacPools keys.
 var macPools struct {
 	sync.RWMutex
 	m map[string]*sync.Pool

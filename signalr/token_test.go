@@ -490,6 +490,21 @@ func TestGenerateAccessTokenAllocs(t *testing.T) {
 		t.Errorf("GenerateAccessToken allocates %v times per call", allocs)
 	}
 	t.Logf("allocs per token: %v", allocs)
+
+	// A prepared Signer (negotiate's and the REST client's path) allocates
+	// no more: the signing string and the token.
+	signer, err := NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs = testing.AllocsPerRun(200, func() {
+		if _, err := signer.Sign("https://contoso.service.signalr.net/client/?hub=chat", opts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("Signer.Sign allocates %v times per call", allocs)
+	}
 }
 
 func BenchmarkGenerateAccessToken(b *testing.B) {
@@ -527,5 +542,23 @@ func BenchmarkGenerateAccessTokenMapClaims(b *testing.B) {
 		if _, err := tok.SignedString(key); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestSignerMatchesGenerateAccessToken(t *testing.T) {
+	opts := &TokenOptions{UserID: "u", Now: testNow}
+	for _, key := range []AccessKey{{Value: testKey}, {ID: "kid-1", Value: testKey}} {
+		s, err := NewSigner(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err1 := s.Sign("https://x/client/?hub=a", opts)
+		b, err2 := GenerateAccessToken(key, "https://x/client/?hub=a", opts)
+		if err1 != nil || err2 != nil || a != b || s.KeyID() != key.ID {
+			t.Errorf("key %v: Sign %q (%v) != GenerateAccessToken %q (%v)", key, a, err1, b, err2)
+		}
+	}
+	if _, err := NewSigner(AccessKey{}); err == nil {
+		t.Error("NewSigner accepted an empty key")
 	}
 }

@@ -52,14 +52,15 @@ type hubTarget struct {
 	audience string
 }
 
-// key returns the signing key of client tokens: the AccessKey, or with
-// Microsoft Entra ID the key fetched from the service (the first call
-// waits for it; later calls never block on a refresh).
-func (e *endpoint) key(ctx context.Context) (signalr.AccessKey, error) {
+// signer returns the prepared signer of client tokens: for the AccessKey,
+// or with Microsoft Entra ID for the key fetched from the service (the
+// first call waits for it; later calls read it without a lock and never
+// block on a refresh).
+func (e *endpoint) signer(ctx context.Context) (*signalr.Signer, error) {
 	if !e.keyUsed.Load() {
 		e.keyUsed.Store(true)
 	}
-	return e.client.AccessKey(ctx)
+	return e.client.Signer(ctx)
 }
 
 // record stores a verdict on e and logs a change of health.

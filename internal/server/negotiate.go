@@ -39,7 +39,7 @@ func (s *Server) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	key, err := ep.key(r.Context())
+	signer, err := ep.signer(r.Context())
 	if err != nil {
 		s.fail(w, r, apperr.Wrap(err, apperr.CodeNegotiateKeyUnavailable, "the key for signing client tokens is not available"))
 		return
@@ -47,7 +47,7 @@ func (s *Server) handleNegotiate(w http.ResponseWriter, r *http.Request) {
 	target := ep.hubs[hubKey]
 	opts := signalr.TokenOptions{UserID: p.UserID, Lifetime: s.cfg.TokenLifetime}
 	opts.Claims = p.Copied // SIGNALR_CLAIM_TYPES, selected once per verified token by the resolver
-	token, err := signalr.GenerateAccessToken(key, target.audience, &opts)
+	token, err := signer.Sign(target.audience, &opts)
 	if err != nil {
 		s.fail(w, r, tokenError(err))
 		return
