@@ -142,3 +142,37 @@ func TestStatefulReconnectBufferBound(t *testing.T) {
 	c2.expectInvocation("m", arg)
 	c2.expectNothing(100 * time.Millisecond)
 }
+
+// TestStatefulReconnectKeepsGroups: a group joined before the drop still
+// reaches the connection after the resume, and a message sent to the group
+// while the socket was away arrives.
+func TestStatefulReconnectKeepsGroups(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	c, tok, connToken := e.statefulClient("chat", "dora")
+	if r := e.rest("PUT", "/api/hubs/chat/groups/g/connections/"+c.id, apiV, ""); r.status != 200 {
+		t.Fatalf("join: %d", r.status)
+	}
+	c.ws.CloseNow()
+	if r := e.rest("POST", "/api/hubs/chat/groups/g/:send", apiV, `{"target":"g","arguments":[1]}`); r.status != 202 {
+		t.Fatalf("send: %d", r.status)
+	}
+	c2 := e.dial("chat", connToken, tok, false)
+	c2.expectSequence(1)
+	c2.expectInvocation("g", "1")
+}
+
+// TestStatefulReconnectNeedsVersion2: negotiated with useStatefulReconnect
+// but a version 1 handshake (a client without Ack/Sequence) gets a plain
+// connection: a dropped socket ends it.
+func TestStatefulReconnectNeedsVersion2(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	tok := e.clientToken("chat", "eve")
+	n := e.negotiateWith("chat", tok, "negotiateVersion=1&useStatefulReconnect=true")
+	c := e.dial("chat", n.ConnectionToken, tok, false)
+	c.handshake() // version 1
+	c.ws.CloseNow()
+	e.waitGone("chat", n.ConnectionID)
+	if _, resp, err := e.tryDial("chat", n.ConnectionToken, tok, false); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("resume of a version 1 connection: %v %v", err, resp)
+	}
+}
