@@ -47,6 +47,10 @@ type Options struct {
 	Credential azcore.TokenCredential
 	// Timeout bounds each network step; 0 means [DefaultTimeout].
 	Timeout time.Duration
+	// Upstream, when set, is an upstream URL (…/api/upstream?code=…) the
+	// doctor sends signed connected and test-invocation calls to
+	// (upstream.go).
+	Upstream string
 	// Publish requires the executable to be a linux/amd64 ELF file.
 	Publish bool
 
@@ -115,6 +119,7 @@ func Run(ctx context.Context, opts Options) []Finding {
 	r.checkTokenSize()
 	r.checkCORS()
 	r.checkEndToEnd(ctx)
+	r.checkUpstream(ctx)
 	secrets := []string{opts.Token}
 	for _, ep := range r.endpoints {
 		secrets = append(secrets, ep.cs.AccessKey, ep.cs.ClientSecret)
@@ -213,6 +218,7 @@ func Main(ctx context.Context, args []string, env server.Env, stdout, stderr io.
 	fset.StringVar(&opts.Token, "token", "", "bearer token for the handler's negotiate (as accessTokenFactory); default $DOCTOR_TOKEN; never printed")
 	fset.DurationVar(&timeout, "timeout", DefaultTimeout, "bound of each network step")
 	fset.BoolVar(&asJSON, "json", false, "print the findings as JSON")
+	fset.StringVar(&opts.Upstream, "upstream", "", "upstream URL to send a signed connected event and test invocation to, e.g. http://localhost:7071/api/upstream or https://APP.azurewebsites.net/api/upstream?code=KEY")
 	fset.BoolVar(&opts.Publish, "publish", false, "require a linux/amd64 executable (before deploying)")
 	fset.Usage = func() {
 		fmt.Fprintln(stderr, "usage: handler doctor [flags]\n\nDiagnoses settings, app layout, endpoints, token size, CORS and negotiate.\n\nflags:")
