@@ -82,7 +82,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.root, "root", ".", "repository root (go test runs there; binaries are looked up relative to it)")
 	fs.StringVar(&c.handler, "handler", "handler", "handler binary, relative to -root")
 	fs.StringVar(&c.emulator, "emulator", "bin/signalr-emulator", "emulator binary, relative to -root")
-	sections := fs.String("sections", "negotiate,readiness,tokens,broadcast,fanout,memory", "comma-separated sections to run")
+	sections := fs.String("sections", "negotiate,readiness,tokens,broadcast,fanout,memory,upstream", "comma-separated sections to run")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the results as JSON on stdout (the text report goes to stderr)")
 	fs.IntVar(&c.negConc, "negotiate-concurrency", 32, "negotiate load: concurrent keep-alive workers")
 	fs.DurationVar(&c.negDur, "negotiate-duration", 5*time.Second, "negotiate load: duration of one measured run")
@@ -108,7 +108,7 @@ func parseFlags(args []string) (config, error) {
 	for _, s := range strings.Split(*sections, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			switch s {
-			case "negotiate", "readiness", "tokens", "broadcast", "fanout", "memory":
+			case "negotiate", "readiness", "tokens", "broadcast", "fanout", "memory", "upstream":
 				c.sections[s] = true
 			default:
 				return c, fmt.Errorf("unknown section %q", s)
@@ -130,6 +130,7 @@ type report struct {
 	Broadcast *broadcastReport `json:"broadcast,omitempty"`
 	Fanout    *fanoutReport    `json:"fanout,omitempty"`
 	Memory    *memoryReport    `json:"memory,omitempty"`
+	Upstream  *upstreamReport  `json:"upstream,omitempty"`
 	// Failures are correctness failures (lost or reordered messages) and
 	// sections that could not run; any makes the exit status non-zero.
 	Failures []string `json:"failures,omitempty"`
@@ -245,6 +246,15 @@ func run(args []string) int {
 		}
 		return err
 	})
+	section("upstream", func() error {
+		r, err := benchUpstream(ctx, cfg, st, progress)
+		if r != nil && ctx.Err() == nil {
+			rep.Upstream = r
+			r.print(out)
+			rep.Failures = append(rep.Failures, r.failures()...)
+		}
+		return err
+	})
 	if ctx.Err() != nil {
 		rep.Errors = append(rep.Errors, "run cut short: "+context.Cause(ctx).Error())
 	}
@@ -336,15 +346,17 @@ func startStack(ctx context.Context, cfg config) (*stack, error) {
 		return nil, err
 	}
 	s.connStr = "Endpoint=http://127.0.0.1;Port=" + strconv.Itoa(s.emPort) + ";AccessKey=" + devKey + ";Version=1.0;"
+	if s.hPort, err = freePort(); err != nil {
+		return nil, err
+	}
+	// The handler is the emulator's upstream (the upstream section).
 	s.emulator, err = startProc("emulator", s.emulatorPath,
-		[]string{"-addr", "127.0.0.1:" + strconv.Itoa(s.emPort), "-key", devKey, "-log-level", "warn"}, baseEnv())
+		[]string{"-addr", "127.0.0.1:" + strconv.Itoa(s.emPort), "-key", devKey, "-log-level", "warn",
+			"-upstream", s.hBase() + "/api/upstream"}, baseEnv())
 	if err != nil {
 		return nil, err
 	}
 	if err := waitReady(ctx, s.emulator, "GET", s.emBase()+"/api/health", 10*time.Second); err != nil {
-		return nil, err
-	}
-	if s.hPort, err = freePort(); err != nil {
 		return nil, err
 	}
 	s.handler, err = startProc("handler", s.handlerPath, nil, s.handlerEnv(s.hPort))
