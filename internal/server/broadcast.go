@@ -110,7 +110,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		s.failWith(w, r, serviceError(failure), res)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, res)
+	writeSummary(w, &res)
 }
 
 // deliver sends one item to every endpoint it is meant for, concurrently.

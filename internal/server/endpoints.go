@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -264,13 +262,7 @@ type clientConfig struct {
 }
 
 // jsonString returns s as a JSON string literal, without HTML escaping.
-func jsonString(s string) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s) // a string always encodes
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
+func jsonString(s string) []byte { return textutil.AppendJSONString(nil, s, false) }
 
 // ReadEndpoints reads every endpoint setting exactly as the handler does,
 // and parses each: cfg.ConnectionString (AzureSignalRConnectionString; when
