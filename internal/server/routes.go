@@ -7,6 +7,7 @@ import (
 
 	"github.com/serverless-signalr/functions-go/customhandler"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/signalr"
 )
 
 // RoutePrefix is the route prefix the handler serves under: host.json's
@@ -37,7 +38,7 @@ func Functions() []Function {
 		{Name: "negotiate", Route: "negotiate", Methods: []string{"get", "post", "options"}, AuthLevel: "anonymous"},
 		{Name: "broadcast", Route: "broadcast", Methods: []string{"post"}, AuthLevel: "function", JSONBody: true, MaxBodyBytes: maxBroadcastBody},
 		{Name: "health", Route: "health", Methods: []string{"get"}, AuthLevel: "anonymous"},
-		{Name: "upstream", Route: "upstream", Methods: []string{"post"}, AuthLevel: "function"},
+		{Name: "upstream", Route: "upstream", Methods: []string{"post"}, AuthLevel: "function", MaxBodyBytes: signalr.DefaultUpstreamMaxBody},
 		{Name: "presence", Route: "presence", Methods: []string{"get"}, AuthLevel: "function"},
 		{Name: "invoke", Route: "invoke", Methods: []string{"post"}, AuthLevel: "function", JSONBody: true, MaxBodyBytes: maxInvokeBody},
 	}

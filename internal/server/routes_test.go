@@ -52,3 +52,21 @@ func TestForwardedRoutesMatchAsTheHostDoes(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyLimitsFollowTheFunctions: the shared body check refuses by
+// Content-Length only above each function's own limit (upstream messages
+// from the service reach 1 MiB), never below it.
+func TestBodyLimitsFollowTheFunctions(t *testing.T) {
+	t.Parallel()
+	cs, _, _ := startEmulator(t)
+	h := newHandler(t, map[string]string{"AzureSignalRConnectionString": cs})
+	big := `{"x":"` + strings.Repeat("a", 500_000) + `"}`
+	for _, path := range []string{"/api/upstream", "/api/broadcast", "/api/invoke"} {
+		status, _, b := do(t, "POST", h.URL+path, big, map[string]string{"Content-Type": "application/json"})
+		if status == http.StatusRequestEntityTooLarge {
+			t.Errorf("POST %s with 500 kB = 413: %.200s", path, b)
+		}
+	}
+	status, _, b := do(t, "POST", h.URL+"/api/negotiate", big, nil)
+	wantError(t, status, b, http.StatusRequestEntityTooLarge, "request.body_too_large")
+}
