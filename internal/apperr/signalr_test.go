@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/serverless-signalr/functions-go/internal/apperr"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -179,12 +178,6 @@ func cutServer(t *testing.T, delay time.Duration) string {
 	return "http://" + l.Addr().String()
 }
 
-type failingCred struct{}
-
-func (failingCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	return azcore.AccessToken{}, errors.New("no identity")
-}
-
 func TestFromSignalRConnectionFailures(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -207,7 +200,7 @@ func TestFromSignalRConnectionFailures(t *testing.T) {
 	defer tlsSrv.Close()
 	checkMapping(t, "untrusted certificate", send(client(t, tlsSrv.URL, nil)), apperr.CodeServiceTLS)
 
-	ec, err := signalr.NewClient("http://127.0.0.1:1", failingCred{}, nil)
+	ec, err := signalr.NewClient("http://127.0.0.1:1", &testutil.Credential{Err: errors.New("no identity")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,10 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/doctor"
 	"github.com/serverless-signalr/functions-go/internal/server"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 )
 
 const (
@@ -31,33 +30,9 @@ const (
 	entraProbePath = "/api/hubs/chat/connections/doctor-probe"
 )
 
-// fakeCredential is an Entra ID credential stand-in: it returns entraToken,
-// or err, or (hang) blocks until the test ends, ignoring its context.
-type fakeCredential struct {
-	err     error
-	hang    chan struct{}
-	calls   atomic.Int32
-	lastCtx atomic.Bool // the last context had a deadline
-	scopes  []string
-	mu      sync.Mutex
-}
-
-func (c *fakeCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	c.calls.Add(1)
-	_, ok := ctx.Deadline()
-	c.lastCtx.Store(ok)
-	c.mu.Lock()
-	c.scopes = o.Scopes
-	c.mu.Unlock()
-	if c.hang != nil {
-		<-c.hang
-		return azcore.AccessToken{}, errors.New("released")
-	}
-	if c.err != nil {
-		return azcore.AccessToken{}, c.err
-	}
-	return azcore.AccessToken{Token: entraToken, ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
+// newCred is the fake Entra ID credential of these tests: it returns
+// entraToken.
+func newCred() *testutil.Credential { return &testutil.Credential{Token: entraToken} }
 
 // fakeEntraService answers like Azure SignalR Service to Entra ID tokens:
 // keyStatus and restStatus force the status of GET /api/v1/auth/accessKey
@@ -149,7 +124,7 @@ func noSecret(t *testing.T, fs []doctor.Finding, secrets ...string) {
 func TestEntraAllPass(t *testing.T) {
 	t.Parallel()
 	svc := newFakeEntraService(t, 0, 0)
-	cred := &fakeCredential{}
+	cred := newCred()
 	fs := doctor.Run(context.Background(), entraOptions(t, svc, "AuthType=azure.msi", cred))
 	k := expect(t, fs, "signing key default", doctor.Pass, "", "system-assigned managed identity", "accessKey answered 200", "negotiate can sign")
 	if k.Details["keyId"] != "kid-1" || k.Details["url"] != svc.srv.URL+"/api/v1/auth/accessKey" || k.Details["scope"] != "https://signalr.azure.com/.default" {
@@ -162,14 +137,12 @@ func TestEntraAllPass(t *testing.T) {
 	if svc.keyOK.Load() != 1 || svc.restOK.Load() != 1 || svc.other.Load() != 0 {
 		t.Errorf("service saw %d accessKey, %d REST, %d other calls; want 1, 1, 0", svc.keyOK.Load(), svc.restOK.Load(), svc.other.Load())
 	}
-	if cred.calls.Load() < 1 || !cred.lastCtx.Load() {
-		t.Errorf("credential called %d times, bounded context %t", cred.calls.Load(), cred.lastCtx.Load())
+	if cred.Calls() < 1 || !cred.LastHadDeadline() {
+		t.Errorf("credential called %d times, bounded context %t", cred.Calls(), cred.LastHadDeadline())
 	}
-	cred.mu.Lock()
-	if len(cred.scopes) != 1 || cred.scopes[0] != "https://signalr.azure.com/.default" {
-		t.Errorf("scopes %v", cred.scopes)
+	if sc := cred.LastScopes(); len(sc) != 1 || sc[0] != "https://signalr.azure.com/.default" {
+		t.Errorf("scopes %v", sc)
 	}
-	cred.mu.Unlock()
 	if doctor.Failed(fs) {
 		t.Errorf("a check failed:\n%s", dump(fs))
 	}
@@ -182,7 +155,7 @@ func TestEntraIdentityBasedSettings(t *testing.T) {
 	t.Parallel()
 	svc := newFakeEntraService(t, 0, 0)
 	o := options(writeApp(t, nil), baseConfig(t, ""))
-	o.Credential = &fakeCredential{}
+	o.Credential = newCred()
 	o.Environ = func() []string {
 		return []string{"AzureSignalRConnectionString__serviceUri=" + svc.srv.URL, "AzureSignalRConnectionString__credential=managedidentity"}
 	}
@@ -200,7 +173,7 @@ func TestEntraIdentityBasedSettings(t *testing.T) {
 func TestEntraAccessKeyForbiddenRESTAllowed(t *testing.T) {
 	t.Parallel()
 	svc := newFakeEntraService(t, http.StatusForbidden, 0)
-	fs := doctor.Run(context.Background(), entraOptions(t, svc, "AuthType=azure.msi", &fakeCredential{}))
+	fs := doctor.Run(context.Background(), entraOptions(t, svc, "AuthType=azure.msi", newCred()))
 	k := expect(t, fs, "signing key default", doctor.Fail, apperr.CodeServiceForbidden,
 		"403 while the REST call passed", "negotiate fails", "SignalR App Server or SignalR Service Owner", "principal lacks permission")
 	if !strings.Contains(k.Fix, "SignalR Service Owner") || k.Details["status"] != "403" {
@@ -212,7 +185,7 @@ func TestEntraAccessKeyForbiddenRESTAllowed(t *testing.T) {
 func TestEntraForbiddenBoth(t *testing.T) {
 	t.Parallel()
 	svc := newFakeEntraService(t, http.StatusForbidden, http.StatusForbidden)
-	fs := doctor.Run(context.Background(), entraOptions(t, svc, "AuthType=azure.msi;ClientId=11111111-2222-3333-4444-555555555555", &fakeCredential{}))
+	fs := doctor.Run(context.Background(), entraOptions(t, svc, "AuthType=azure.msi;ClientId=11111111-2222-3333-4444-555555555555", newCred()))
 	k := expect(t, fs, "signing key default", doctor.Fail, apperr.CodeServiceForbidden,
 		"lacks the SignalR Service Owner role", "REST API Owner cannot negotiate", "30 minutes", "network rule")
 	if !strings.Contains(k.Fix, "az role assignment create") || k.Details["credential"] != "user-assigned managed identity 11111111-2222-3333-4444-555555555555 (AuthType=azure.msi)" {
@@ -226,7 +199,7 @@ func TestEntraForbiddenBoth(t *testing.T) {
 func TestEntraUnauthorized(t *testing.T) {
 	t.Parallel()
 	svc := newFakeEntraService(t, 0, 0)
-	cred := &fakeCredential{}
+	cred := newCred()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/health" {
 			w.WriteHeader(http.StatusOK)
@@ -282,7 +255,7 @@ func TestEntraCredentialError(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			svc := newFakeEntraService(t, 0, 0)
-			fs := doctor.Run(context.Background(), entraOptions(t, svc, c.extra, &fakeCredential{err: c.err}))
+			fs := doctor.Run(context.Background(), entraOptions(t, svc, c.extra, &testutil.Credential{Token: entraToken, Err: c.err}))
 			k := expect(t, fs, "signing key default", doctor.Fail, apperr.CodeServiceUnauthorized, c.msgParts...)
 			if !strings.Contains(k.Fix, c.fixPart) {
 				t.Errorf("fix %q lacks %q", k.Fix, c.fixPart)
@@ -304,8 +277,8 @@ func TestEntraCredentialError(t *testing.T) {
 func TestEntraCredentialHangs(t *testing.T) {
 	t.Parallel()
 	svc := newFakeEntraService(t, 0, 0)
-	cred := &fakeCredential{hang: make(chan struct{})}
-	t.Cleanup(func() { close(cred.hang) })
+	cred := &testutil.Credential{Token: entraToken, Hang: make(chan struct{})}
+	t.Cleanup(func() { close(cred.Hang) })
 	o := entraOptions(t, svc, "AuthType=azure.msi", cred)
 	o.Timeout = 300 * time.Millisecond
 	start := time.Now()
@@ -341,7 +314,7 @@ func TestEntraServiceSilent(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	o := entraOptions(t, svc, "AuthType=azure.msi", &fakeCredential{})
+	o := entraOptions(t, svc, "AuthType=azure.msi", newCred())
 	o.Timeout = 300 * time.Millisecond
 	start := time.Now()
 	fs := doctor.Run(context.Background(), o)
