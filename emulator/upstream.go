@@ -39,6 +39,10 @@ const DefaultUpstreamTimeout = 20 * time.Second
 // does (16 MB).
 const maxUpstreamAnswer = 16 << 20
 
+// maxNotedConns bounds the connections remembered for the upstream before
+// the ones that never completed their handshake are dropped.
+const maxNotedConns = 4096
+
 // upstreamQueueSize bounds the calls waiting per connection; beyond it an
 // invocation gets an error completion at once.
 const upstreamQueueSize = 256
@@ -186,6 +190,15 @@ func (e *Emulator) noteClient(id string, r *http.Request, p principal) {
 	if old := u.conns[id]; old != nil {
 		old.close()
 	}
+	if len(u.conns) >= maxNotedConns {
+		// Connections whose handshake never completed are never
+		// unregistered: forget them rather than grow without bound.
+		for k, c := range u.conns {
+			if !c.started {
+				delete(u.conns, k)
+			}
+		}
+	}
 	u.conns[id] = uc
 	u.mu.Unlock()
 }
@@ -267,8 +280,14 @@ func (e *Emulator) upstreamDisconnected(c *conn) {
 // no-upstream behaviour.
 func (e *Emulator) upstreamInvocation(c *conn, m clientMessage) bool {
 	u := e.upstream
-	if u == nil || m.Type != msgInvocation || upstreamURL(u.templates, c.hub, signalr.UpstreamMessages, m.Target) == "" {
+	if u == nil || upstreamURL(u.templates, c.hub, signalr.UpstreamMessages, m.Target) == "" {
 		return false
+	}
+	if m.Type != msgInvocation { // a StreamInvocation: only Invocations go upstream
+		if m.InvocationID != "" {
+			c.sendCompletion(m.InvocationID, nil, "streaming invocations are not forwarded to the upstream: only plain invocations are")
+		}
+		return true
 	}
 	u.mu.Lock()
 	uc := u.conns[c.id]
