@@ -360,3 +360,58 @@ func TestStateChangingNeedsJSON(t *testing.T) {
 		t.Error("the JSON broadcasts never reached the service")
 	}
 }
+
+// TestEnvelopeMemoryBounded (13.2): 32 concurrent 3 MB broadcast envelopes,
+// sent chunked as the host sends them, are all answered while the
+// handler's peak RSS stays under 150 MB (each chunked envelope reserves its
+// largest size in the body budget before it is read).
+func TestEnvelopeMemoryBounded(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc")
+	}
+	svc := startFakeService(t, false)
+	p := startHandler(t, svc.connStr(), "HANDLER_READ_TIMEOUT=2m")
+	body := string(testutil.LargeBroadcast(3 << 20))
+	env, _ := json.Marshal(map[string]any{
+		"Data": map[string]any{"req": map[string]any{
+			"Url": "http://localhost:7071/api/broadcast", "Method": "POST",
+			"Headers": map[string][]string{"Content-Type": {"application/json"}}, "Body": body,
+		}},
+		"Metadata": map[string]any{},
+	})
+	var wg sync.WaitGroup
+	errs := make(chan string, 32)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr, pw := io.Pipe()
+			go func() { pw.Write(env); pw.Close() }()
+			req, _ := http.NewRequest("POST", p.base+"/broadcast", pr)
+			req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
+			req.Header.Set("Content-Type", "application/json; charset=utf-8")
+			client := &http.Client{Timeout: 2 * time.Minute}
+			resp, err := client.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var out hostAnswer
+			if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || out.Outputs.Res.StatusCode != http.StatusAccepted {
+				errs <- fmt.Sprintf("%d %.200s", resp.StatusCode, b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("envelope: %s", e)
+	}
+	hwm := peakRSS(t, p.cmd.Process.Pid)
+	t.Logf("peak RSS %.1f MB after 32 concurrent 3 MB envelopes", float64(hwm)/1e6)
+	if hwm > 150e6 {
+		t.Errorf("peak RSS %.1f MB, want under 150 MB", float64(hwm)/1e6)
+	}
+}
