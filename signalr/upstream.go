@@ -203,7 +203,7 @@ func (v *UpstreamValidator) Parse(r *http.Request) (*UpstreamRequest, error) {
 	if u.Endpoint, err = v.authenticate(r, u.ConnectionID); err != nil {
 		return nil, err
 	}
-	body, err := readBounded(r.Body, v.maxBody)
+	body, err := readBounded(r.Body, r.ContentLength, v.maxBody)
 	if err != nil {
 		return nil, err
 	}
@@ -213,10 +213,18 @@ func (v *UpstreamValidator) Parse(r *http.Request) (*UpstreamRequest, error) {
 	return u, nil
 }
 
-// readBounded reads at most max bytes of body.
-func readBounded(body io.Reader, max int64) ([]byte, error) {
-	if body == nil {
+// readBounded reads at most max bytes of body; with a known length n it
+// reads into one buffer of that size.
+func readBounded(body io.Reader, n, max int64) ([]byte, error) {
+	if body == nil || body == http.NoBody {
 		return nil, nil
+	}
+	if n >= 0 && n <= max {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(body, b); err != nil {
+			return nil, upstreamErr(http.StatusBadRequest, CodeUpstreamInvalidBody, "the body is shorter than its Content-Length: "+err.Error())
+		}
+		return b, nil
 	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(body, max+1))
@@ -232,11 +240,11 @@ func readBounded(body io.Reader, max int64) ([]byte, error) {
 // parseUpstreamHeaders reads the X-ASRS-* headers.
 func parseUpstreamHeaders(h http.Header) (*UpstreamRequest, error) {
 	u := &UpstreamRequest{
-		ConnectionID: h.Get(HeaderUpstreamConnectionID),
-		Hub:          h.Get(HeaderUpstreamHub),
-		Category:     h.Get(HeaderUpstreamCategory),
-		Event:        h.Get(HeaderUpstreamEvent),
-		UserID:       h.Get(HeaderUpstreamUserID),
+		ConnectionID: header(h, canonConnectionID),
+		Hub:          header(h, canonHub),
+		Category:     header(h, canonCategory),
+		Event:        header(h, canonEvent),
+		UserID:       header(h, canonUserID),
 		Endpoint:     -1,
 	}
 	for _, m := range [...]struct{ name, val string }{
@@ -258,9 +266,30 @@ func parseUpstreamHeaders(h http.Header) (*UpstreamRequest, error) {
 	default:
 		return nil, upstreamErr(http.StatusBadRequest, CodeUpstreamMissingHeader, "X-ASRS-Category must be connections or messages, not "+strconv.Quote(clip(u.Category, 64)))
 	}
-	u.Claims = ParseUpstreamClaims(h.Get(HeaderUpstreamUserClaims))
-	u.Query = parseClientQuery(h.Get(HeaderUpstreamClientQuery))
+	u.Claims = ParseUpstreamClaims(header(h, canonUserClaims))
+	u.Query = parseClientQuery(header(h, canonClientQuery))
 	return u, nil
+}
+
+// The header names in net/http's canonical form, computed once: h.Get
+// would canonicalize the service's spelling (X-ASRS-…) on every call.
+var (
+	canonConnectionID = http.CanonicalHeaderKey(HeaderUpstreamConnectionID)
+	canonHub          = http.CanonicalHeaderKey(HeaderUpstreamHub)
+	canonCategory     = http.CanonicalHeaderKey(HeaderUpstreamCategory)
+	canonEvent        = http.CanonicalHeaderKey(HeaderUpstreamEvent)
+	canonUserID       = http.CanonicalHeaderKey(HeaderUpstreamUserID)
+	canonUserClaims   = http.CanonicalHeaderKey(HeaderUpstreamUserClaims)
+	canonClientQuery  = http.CanonicalHeaderKey(HeaderUpstreamClientQuery)
+	canonSignature    = http.CanonicalHeaderKey(HeaderUpstreamSignature)
+)
+
+// header is h.Get for a key already in canonical form.
+func header(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // ParseUpstreamClaims parses the X-ASRS-User-Claims value "type: value,

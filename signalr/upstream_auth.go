@@ -57,7 +57,7 @@ func appendUpperHex(dst, src []byte) []byte {
 // else when unsigned calls are allowed and it carries no signature. It
 // returns the matched key's endpoint index (-1 otherwise).
 func (v *UpstreamValidator) authenticate(r *http.Request, connectionID string) (int, error) {
-	sig := r.Header.Get(HeaderUpstreamSignature)
+	sig := header(r.Header, canonSignature)
 	var sigErr *UpstreamError
 	if sig != "" {
 		ep, err := v.checkSignature(sig, connectionID)

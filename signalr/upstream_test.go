@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -387,6 +388,30 @@ func TestParseCompletionRefusals(t *testing.T) {
 	} {
 		if _, err := signalr.ParseCompletion(c.proto, []byte(c.rec)); err == nil {
 			t.Errorf("%s %q parsed", c.proto, c.rec)
+		}
+	}
+}
+
+// BenchmarkParseUpstream is the SDK's share of an upstream invocation:
+// parse, signature check and the completion.
+func BenchmarkParseUpstream(b *testing.B) {
+	cs, _ := signalr.ParseConnectionString("Endpoint=http://localhost;Port=8888;AccessKey=" + upKey1 + ";Version=1.0;")
+	v, _ := signalr.NewUpstreamValidator(signalr.UpstreamOptions{Endpoints: []*signalr.ConnectionString{cs}})
+	body := []byte(`{"type":1,"invocationId":"7","target":"sendMessage","arguments":["hello"]}`)
+	r := upReq("messages", "sendMessage", "application/json", body, nil)
+	rd := bytes.NewReader(body)
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(body)
+		r.Body = io.NopCloser(rd)
+		r.ContentLength = int64(len(body))
+		u, err := v.Parse(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if buf, err = u.AppendCompletion(buf[:0], nil, ""); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
