@@ -83,62 +83,78 @@ func slowRetries() *signalr.ClientOptions {
 	return o
 }
 
+// seqHandler answers the n-th request (0-based) with reply and counts them.
+type seqHandler struct {
+	n     atomic.Int32
+	reply func(n int, w http.ResponseWriter, r *http.Request)
+}
+
+func (h *seqHandler) serve(w http.ResponseWriter, r *http.Request) {
+	h.reply(int(h.n.Add(1)-1), w, r)
+}
+
+// TestRetryAfter runs in a synctest bubble with an in-memory service, so
+// the delays are exact and cost no real time.
 func TestRetryAfter(t *testing.T) {
 	t.Run("seconds", func(t *testing.T) {
-		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-			if n == 0 {
-				w.Header().Set("Retry-After", "1")
-				w.WriteHeader(429)
-				return
+		synctest.Test(t, func(t *testing.T) {
+			h := &seqHandler{reply: func(n int, w http.ResponseWriter, _ *http.Request) {
+				if n == 0 {
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(429)
+					return
+				}
+				w.WriteHeader(202)
+			}}
+			start := time.Now()
+			if err := sendToAll(memClient(t, h.serve, slowRetries())); err != nil {
+				t.Fatal(err)
 			}
-			w.WriteHeader(202)
+			if d := time.Since(start); d != time.Second {
+				t.Errorf("took %v, want the 1s Retry-After honoured", d)
+			}
+			if n := h.n.Load(); n != 2 {
+				t.Errorf("%d tries, want 2", n)
+			}
 		})
-		start := time.Now()
-		if err := sendToAll(newTestClient(t, rec.srv.URL, slowRetries())); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d < time.Second || d > 3*time.Second {
-			t.Errorf("took %v, want the 1s Retry-After honoured", d)
-		}
-		if n := len(rec.requests()); n != 2 {
-			t.Errorf("%d tries, want 2", n)
-		}
 	})
 	t.Run("http date", func(t *testing.T) {
-		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-			if n == 0 {
-				// azcore reads HTTP dates against the real clock.
-				w.Header().Set("Retry-After", time.Now().Add(2*time.Second).Format(http.TimeFormat))
-				w.WriteHeader(503)
-				return
+		synctest.Test(t, func(t *testing.T) {
+			h := &seqHandler{reply: func(n int, w http.ResponseWriter, _ *http.Request) {
+				if n == 0 {
+					w.Header().Set("Retry-After", time.Now().Add(2*time.Second).Format(http.TimeFormat))
+					w.WriteHeader(503)
+					return
+				}
+				w.WriteHeader(202)
+			}}
+			start := time.Now()
+			if err := sendToAll(memClient(t, h.serve, slowRetries())); err != nil {
+				t.Fatal(err)
 			}
-			w.WriteHeader(202)
+			if d := time.Since(start); d < time.Second || d > 2*time.Second {
+				t.Errorf("took %v, want the HTTP-date Retry-After (now+2s, whole seconds) honoured", d)
+			}
 		})
-		start := time.Now()
-		if err := sendToAll(newTestClient(t, rec.srv.URL, slowRetries())); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d < time.Second || d > 3*time.Second {
-			t.Errorf("took %v, want the HTTP-date Retry-After (now+2s, whole seconds) honoured", d)
-		}
 	})
 	t.Run("beyond MaxRetryDelay", func(t *testing.T) {
-		rec := newRecorder(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Retry-After", "60")
-			w.WriteHeader(429)
+		synctest.Test(t, func(t *testing.T) {
+			h := &seqHandler{reply: func(n int, w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", "60")
+				w.WriteHeader(429)
+			}}
+			start := time.Now()
+			err := sendToAll(memClient(t, h.serve, slowRetries()))
+			if outcome(err) != "status 429" {
+				t.Fatalf("err = %v, want status 429", err)
+			}
+			if d := time.Since(start); d != 0 {
+				t.Errorf("took %v; a Retry-After beyond MaxRetryDelay must return at once", d)
+			}
+			if n := h.n.Load(); n != 1 {
+				t.Errorf("%d tries, want 1", n)
+			}
 		})
-		o := slowRetries()
-		start := time.Now()
-		err := sendToAll(newTestClient(t, rec.srv.URL, o))
-		if outcome(err) != "status 429" {
-			t.Fatalf("err = %v, want status 429", err)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("took %v; a Retry-After beyond MaxRetryDelay must return at once", d)
-		}
-		if n := len(rec.requests()); n != 1 {
-			t.Errorf("%d tries, want 1", n)
-		}
 	})
 }
 
@@ -273,37 +289,44 @@ func TestTryTimeout(t *testing.T) {
 			t.Errorf("server saw %d sends, want 1", n)
 		}
 	})
+	// The next two run in a synctest bubble with an in-memory service: no
+	// request is written on a wire there, so they cover only what does not
+	// depend on it (an idempotent call is retried after a timeout anyway).
 	t.Run("idempotent retried within the budget", func(t *testing.T) {
-		rec := newRecorder(t, slow)
-		o := quietOptions()
-		o.Retry.TryTimeout = 300 * time.Millisecond
-		o.Retry.MaxRetries = 9
-		o.RetryBudget = 700 * time.Millisecond
-		start := time.Now()
-		err := addToGroup(newTestClient(t, rec.srv.URL, o))
-		d := time.Since(start)
-		if outcome(err) != "timeout" {
-			t.Fatalf("err = %v, want a timeout", err)
-		}
-		if d < 600*time.Millisecond || d > 1200*time.Millisecond {
-			t.Errorf("took %v, want the 700ms budget to bound the call", d)
-		}
-		if n := len(rec.requests()); n < 2 || n > 3 {
-			t.Errorf("server saw %d tries, want 2 or 3 within the budget", n)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			h := &seqHandler{reply: slow}
+			o := quietOptions()
+			o.Retry.TryTimeout = 300 * time.Millisecond
+			o.Retry.MaxRetries = 9
+			o.RetryBudget = 700 * time.Millisecond
+			start := time.Now()
+			err := addToGroup(memClient(t, h.serve, o))
+			d := time.Since(start)
+			if outcome(err) != "timeout" {
+				t.Fatalf("err = %v, want a timeout", err)
+			}
+			if d != 700*time.Millisecond {
+				t.Errorf("took %v, want the 700ms budget to bound the call", d)
+			}
+			if n := h.n.Load(); n < 2 || n > 3 {
+				t.Errorf("server saw %d tries, want 2 or 3 within the budget", n)
+			}
+		})
 	})
 	t.Run("caller deadline", func(t *testing.T) {
-		rec := newRecorder(t, slow)
-		c := newTestClient(t, rec.srv.URL, nil)
-		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-		defer cancel()
-		_, err := c.AddConnectionToGroup(ctx, "chat", "g", "c1", nil)
-		if !errors.Is(err, context.DeadlineExceeded) || outcome(err) != "timeout" {
-			t.Fatalf("err = %v", err)
-		}
-		if n := len(rec.requests()); n != 1 {
-			t.Errorf("%d tries after the caller's deadline, want 1", n)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			h := &seqHandler{reply: slow}
+			c := memClient(t, h.serve, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+			defer cancel()
+			_, err := c.AddConnectionToGroup(ctx, "chat", "g", "c1", nil)
+			if !errors.Is(err, context.DeadlineExceeded) || outcome(err) != "timeout" {
+				t.Fatalf("err = %v", err)
+			}
+			if n := h.n.Load(); n != 1 {
+				t.Errorf("%d tries after the caller's deadline, want 1", n)
+			}
+		})
 	})
 }
 

@@ -502,7 +502,7 @@ func TestGenerateAccessTokenAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 2 {
+	if allocs > 2 && !raceEnabled {
 		t.Errorf("Signer.Sign allocates %v times per call", allocs)
 	}
 }

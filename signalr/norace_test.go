@@ -1,0 +1,5 @@
+//go:build !race
+
+package signalr
+
+const raceEnabled = false
