@@ -222,6 +222,9 @@ func (r *runner) checkFunctions(lay *layout) {
 	known := r.handlerFunctions()
 	for _, folder := range folders {
 		idx := slices.IndexFunc(known, func(h handlerFunction) bool { return strings.EqualFold(h.name, folder) })
+		if idx < 0 && r.signalRTriggerFolder(folder) {
+			continue // served by the handler's signalRTrigger path (upstream_trigger.go)
+		}
 		if idx < 0 {
 			r.add(finding("function "+folder, Warn, apperr.CodeRouteNotFound,
 				fmt.Sprintf("function %q is not served by the handler: its calls get the handler's 404", folder),
@@ -241,6 +244,21 @@ func (r *runner) checkFunctions(lay *layout) {
 		}
 		r.add(finding("function "+h.name, st, apperr.CodeRouteNotFound, msg, "Restore "+h.name+"/function.json from the repository.", nil))
 	}
+}
+
+// signalRTriggerFolder reports whether folder's function.json has a
+// signalRTrigger binding: the handler serves any such function with its hub
+// (README, "Two-way hubs"), so it is not an unknown function.
+func (r *runner) signalRTriggerFolder(folder string) bool {
+	b, err := os.ReadFile(filepath.Join(r.opts.Dir, folder, "function.json"))
+	if err != nil {
+		return false
+	}
+	fj, err := parseFunctionJSON(b)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(fj.Bindings, func(b binding) bool { return strings.EqualFold(b.Type, "signalRTrigger") })
 }
 
 func (r *runner) checkFunction(lay *layout, h handlerFunction, folder string) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,25 @@ func TestUpstreamBadAnswers(t *testing.T) {
 	defer failing.Close()
 	if f := upstreamFindings(t, failing.URL, 0)["upstream connected"]; f.Status != doctor.Fail || !strings.Contains(f.Message, "status code 503") {
 		t.Fatalf("503: %+v", f)
+	}
+}
+
+// TestSignalRTriggerFoldersAreServed: the example signalRTrigger folders
+// copied into the app are not reported as functions the handler lacks.
+func TestSignalRTriggerFoldersAreServed(t *testing.T) {
+	fn, err := os.ReadFile("../../docs/examples/signalr-trigger/sendMessage/function.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeApp(t, map[string]string{"sendMessage/function.json": string(fn), "mystery/function.json": `{"bindings":[{"type":"queueTrigger","direction":"in","name":"q"}]}`})
+	seen := map[string]doctor.Status{}
+	for _, f := range doctor.Run(context.Background(), options(dir, baseConfig(t, connStr("http://127.0.0.1:1", upKey)))) {
+		seen[f.Check] = f.Status
+	}
+	if _, ok := seen["function sendMessage"]; ok {
+		t.Errorf("the signalRTrigger folder was reported: %v", seen)
+	}
+	if seen["function mystery"] != doctor.Warn {
+		t.Errorf("an unknown function folder must still warn: %v", seen)
 	}
 }
