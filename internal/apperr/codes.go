@@ -1,6 +1,11 @@
 package apperr
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/serverless-signalr/functions-go/signalr"
+	"github.com/serverless-signalr/functions-go/signalr/serverless"
+)
 
 // Info describes one code of the taxonomy: the HTTP status clients get, the
 // usual cause and the fix. The README's error table lists the same entries.
@@ -85,20 +90,20 @@ const (
 	// group listing): the region or tier does not offer it yet.
 	CodeServiceFeatureMissing = "service.feature_unavailable"
 
-	// Upstream: calls from the service to /api/upstream (the signalr and
-	// signalr/serverless packages use the same codes).
-	CodeUpstreamMissingHeader      = "upstream.missing_header"
-	CodeUpstreamUnsupportedMedia   = "upstream.unsupported_media_type"
-	CodeUpstreamInvalidBody        = "upstream.invalid_body"
-	CodeUpstreamBodyTooLarge       = "upstream.body_too_large"
-	CodeUpstreamSignatureMissing   = "upstream.signature_missing"
-	CodeUpstreamSignatureMalformed = "upstream.signature_malformed"
-	CodeUpstreamSignatureMismatch  = "upstream.signature_mismatch"
-	CodeUpstreamTokenInvalid       = "upstream.token_invalid"
-	CodeUpstreamUnauthenticated    = "upstream.unauthenticated"
-	CodeUpstreamUnknownHub         = "upstream.unknown_hub"
-	CodeUpstreamEventFailed        = "upstream.event_failed"
-	CodeUpstreamNotConfigured      = "upstream.not_configured"
+	// Upstream: calls from the service to /api/upstream, with the codes
+	// the signalr and signalr/serverless packages report.
+	CodeUpstreamMissingHeader      = signalr.CodeUpstreamMissingHeader
+	CodeUpstreamUnsupportedMedia   = signalr.CodeUpstreamUnsupportedMedia
+	CodeUpstreamInvalidBody        = signalr.CodeUpstreamInvalidBody
+	CodeUpstreamBodyTooLarge       = signalr.CodeUpstreamBodyTooLarge
+	CodeUpstreamSignatureMissing   = signalr.CodeUpstreamSignatureMissing
+	CodeUpstreamSignatureMalformed = signalr.CodeUpstreamSignatureMalformed
+	CodeUpstreamSignatureMismatch  = signalr.CodeUpstreamSignatureMismatch
+	CodeUpstreamTokenInvalid       = signalr.CodeUpstreamTokenInvalid
+	CodeUpstreamUnauthenticated    = signalr.CodeUpstreamUnauthenticated
+	CodeUpstreamUnknownHub         = serverless.CodeUnknownHub
+	CodeUpstreamEventFailed        = serverless.CodeEventFailed
+	CodeUpstreamNotConfigured      = serverless.CodeNoValidator
 	CodeUpstreamMethodFailed       = "upstream.method_failed"
 	CodeConfigUpstreamUnsigned     = "config.upstream_unsigned_in_azure"
 
