@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-
-	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
 // Header names the host sets on its own requests to the handler.
@@ -29,6 +27,11 @@ type Options struct {
 	// MaxBodyBytes bounds the invocation envelope the host sends, the
 	// caller's JSON-escaped body included; default [DefaultMaxBodyBytes].
 	MaxBodyBytes int64
+	// WriteError writes the caller's response for the failures Handler
+	// answers itself (see [CodeInvalidEnvelope], [CodeBodyTooLarge],
+	// [CodeInternal]), so an application can render them with its own error
+	// type; default [WriteError].
+	WriteError func(w http.ResponseWriter, status int, code, message, hint string)
 	// Logger receives a Warn record per envelope that cannot be decoded and
 	// an Error record per panic of the wrapped handler; default
 	// slog.Default().
@@ -62,6 +65,9 @@ func Handler(h http.Handler, opts Options) http.Handler {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.WriteError == nil {
+		opts.WriteError = WriteError
 	}
 	return &adapter{next: h, opts: opts}
 }
@@ -158,7 +164,8 @@ func (a *adapter) serve(req *http.Request) (out HTTPOutput) {
 		a.opts.Logger.LogAttrs(req.Context(), slog.LevelError, "customhandler: handler panicked",
 			slog.String("panic", fmt.Sprint(p)), slog.String("invocation_id", req.Header.Get(HeaderInvocationID)))
 		ew := newBufferedWriter()
-		apperr.Write(ew, &apperr.Error{Code: apperr.CodeInternal, Message: "The handler failed unexpectedly."})
+		a.opts.WriteError(ew, http.StatusInternalServerError, CodeInternal, "The handler failed unexpectedly.",
+			"The handler's log has the panic (customhandler: handler panicked).")
 		out = ew.output(false)
 	}()
 	a.next.ServeHTTP(bw, req)
@@ -169,17 +176,16 @@ func (a *adapter) serve(req *http.Request) (out HTTPOutput) {
 // 400 or 413 response. The message names the JSON path at fault and never a
 // value.
 func (a *adapter) envelopeError(r *http.Request, err error) HTTPOutput {
-	e := &apperr.Error{Code: apperr.CodeInvalidEnvelope, Message: err.Error(), Err: err}
+	status, code, msg, hint := http.StatusBadRequest, CodeInvalidEnvelope, err.Error(),
+		fmt.Sprintf("Check that function.json has one httpTrigger named %q and one http output named %q.", a.opts.Trigger, a.opts.Output)
 	if errors.Is(err, ErrBodyTooLarge) {
-		e.Code = apperr.CodeBodyTooLarge
-		e.Message = "The invocation envelope is larger than " + strconv.FormatInt(a.opts.MaxBodyBytes, 10) + " bytes."
-	} else {
-		e.Hint = fmt.Sprintf("Check that function.json has one httpTrigger named %q and one http output named %q.", a.opts.Trigger, a.opts.Output)
+		status, code, hint = http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "Send a smaller request body."
+		msg = "The invocation envelope is larger than " + strconv.FormatInt(a.opts.MaxBodyBytes, 10) + " bytes."
 	}
 	a.opts.Logger.LogAttrs(r.Context(), slog.LevelWarn, "customhandler: invocation envelope rejected",
-		slog.String("code", e.Code), slog.String("error", err.Error()),
+		slog.String("code", code), slog.String("error", err.Error()),
 		slog.String("invocation_id", r.Header.Get(HeaderInvocationID)))
 	bw := newBufferedWriter()
-	apperr.Write(bw, e)
+	a.opts.WriteError(bw, status, code, msg, hint)
 	return bw.output(false)
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/serverless-signalr/functions-go/customhandler"
-	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
 // echoed is what echoHandler reports about the request it was given.
@@ -311,8 +310,15 @@ func TestHandlerCallerStatusCarried(t *testing.T) {
 	}
 }
 
-// checkErrorOutput checks a res carrying an apperr body.
-func checkErrorOutput(t *testing.T, hr hostResult, status int, code string) apperr.BodyError {
+// errorBody is the error object of customhandler.WriteError.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint"`
+}
+
+// checkErrorOutput checks a res carrying a WriteError body.
+func checkErrorOutput(t *testing.T, hr hostResult, status int, code string) errorBody {
 	t.Helper()
 	checkHost(t, hr)
 	if hr.Res.StatusCode != status {
@@ -321,7 +327,9 @@ func checkErrorOutput(t *testing.T, hr hostResult, status int, code string) appe
 	if ct := hr.Res.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("res Content-Type = %q", ct)
 	}
-	var body apperr.Body
+	var body struct {
+		Error errorBody `json:"error"`
+	}
 	dec := json.NewDecoder(strings.NewReader(hr.Res.Body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
@@ -356,7 +364,7 @@ func TestHandlerInvalidEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			logs.Reset()
 			hr := post(t, srv, strings.NewReader(tc.env), nil)
-			e := checkErrorOutput(t, hr, http.StatusBadRequest, apperr.CodeInvalidEnvelope)
+			e := checkErrorOutput(t, hr, http.StatusBadRequest, customhandler.CodeInvalidEnvelope)
 			if !strings.HasPrefix(e.Message, tc.wantMsg) {
 				t.Errorf("message = %q, want prefix %q", e.Message, tc.wantMsg)
 			}
@@ -366,7 +374,7 @@ func TestHandlerInvalidEnvelope(t *testing.T) {
 			if strings.Contains(hr.Res.Body, "SECRET") || strings.Contains(logs.String(), "SECRET") {
 				t.Errorf("a header/query value leaked: body %q, log %q", hr.Res.Body, logs.String())
 			}
-			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), apperr.CodeInvalidEnvelope) {
+			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), customhandler.CodeInvalidEnvelope) {
 				t.Errorf("log = %q, want one WARN with the code", logs.String())
 			}
 		})
@@ -399,7 +407,7 @@ func TestHandlerBodyTooLarge(t *testing.T) {
 	big := `{"Data":{"req":{"Url":"http://h/api/broadcast","Method":"POST","Body":"` + strings.Repeat("x", 2*limit) + `"}}}`
 	t.Run("content-length", func(t *testing.T) {
 		hr := post(t, srv, strings.NewReader(big), nil)
-		e := checkErrorOutput(t, hr, http.StatusRequestEntityTooLarge, apperr.CodeBodyTooLarge)
+		e := checkErrorOutput(t, hr, http.StatusRequestEntityTooLarge, customhandler.CodeBodyTooLarge)
 		if !strings.Contains(e.Message, "1024") {
 			t.Errorf("message = %q", e.Message)
 		}
@@ -407,7 +415,7 @@ func TestHandlerBodyTooLarge(t *testing.T) {
 	t.Run("chunked", func(t *testing.T) {
 		// io.MultiReader hides the length, so the client sends chunked, as the host does.
 		hr := post(t, srv, io.MultiReader(strings.NewReader(big)), nil)
-		checkErrorOutput(t, hr, http.StatusRequestEntityTooLarge, apperr.CodeBodyTooLarge)
+		checkErrorOutput(t, hr, http.StatusRequestEntityTooLarge, customhandler.CodeBodyTooLarge)
 	})
 	t.Run("just under", func(t *testing.T) {
 		env := `{"Data":{"req":{"Url":"http://h/api/broadcast","Method":"POST","Body":"`
@@ -493,7 +501,7 @@ func TestHandlerPanic(t *testing.T) {
 	})
 	srv := newServer(t, h, customhandler.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	hr := post(t, srv, strings.NewReader(`{"Data":{"req":{"Url":"http://h/x","Method":"GET"}}}`), nil)
-	checkErrorOutput(t, hr, http.StatusInternalServerError, apperr.CodeInternal)
+	checkErrorOutput(t, hr, http.StatusInternalServerError, customhandler.CodeInternal)
 	if _, ok := hr.Res.Headers["X-Partial"]; ok {
 		t.Errorf("headers of the panicking handler leaked: %v", hr.Res.Headers)
 	}

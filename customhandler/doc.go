@@ -34,7 +34,7 @@
 //     Logs, and gives the caller a bare 500. Handler always answers 200 and
 //     carries the caller's status in Outputs.res.statusCode, including its
 //     own 400 request.invalid_envelope, 413 request.body_too_large and 500
-//     internal (on a panic) errors, written with apperr.
+//     internal (on a panic) errors, written by Options.WriteError (default [WriteError]).
 //   - Body: res.body is always a pre-serialized string with an explicit
 //     Content-Type (object bodies were mangled, host issue #6575); a body
 //     without Content-Type gets a sniffed one, as net/http would send.

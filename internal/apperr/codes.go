@@ -3,6 +3,7 @@ package apperr
 import (
 	"net/http"
 
+	"github.com/serverless-signalr/functions-go/customhandler"
 	"github.com/serverless-signalr/functions-go/signalr"
 	"github.com/serverless-signalr/functions-go/signalr/serverless"
 )
@@ -18,13 +19,13 @@ type Info struct {
 
 // Codes of the taxonomy. A code, once published, never changes meaning.
 const (
-	CodeInternal = "internal"
+	CodeInternal = customhandler.CodeInternal
 
 	// Requests that do not reach a function.
 	CodeRouteNotFound     = "request.route_not_found"
 	CodeMethodNotAllowed  = "request.method_not_allowed"
-	CodeInvalidEnvelope   = "request.invalid_envelope"
-	CodeBodyTooLarge      = "request.body_too_large"
+	CodeInvalidEnvelope   = customhandler.CodeInvalidEnvelope
+	CodeBodyTooLarge      = customhandler.CodeBodyTooLarge
 	CodeBodyTimeout       = "request.body_timeout"
 	CodeBodyIncomplete    = "request.body_incomplete"
 	CodeCORSOriginDenied  = "cors.origin_not_allowed"

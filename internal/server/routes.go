@@ -83,7 +83,7 @@ func (s *Server) addRoutes(mux *http.ServeMux) {
 		h := s.cors.wrap(s.allowMethods(f, s.checkBody(f, handlers[f.Name])))
 		mux.Handle("/"+RoutePrefix+"/"+f.Route, fwd)
 		forwarded[strings.ToLower(f.Route)] = fwd
-		env := customhandler.Handler(h, customhandler.Options{Trigger: "req", Output: "res", MaxBodyBytes: f.maxEnvelope(), Logger: s.log})
+		env := customhandler.Handler(h, customhandler.Options{Trigger: "req", Output: "res", MaxBodyBytes: f.maxEnvelope(), Logger: s.log, WriteError: writeEnvelopeError})
 		mux.Handle("POST /"+f.Name, s.envelopeGate(f, inFlight[f.Name], env))
 	}
 
@@ -144,4 +144,11 @@ func (s *Server) allowMethods(f Function, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// writeEnvelopeError renders the failures customhandler answers itself
+// (undecodable or oversized envelopes, panics) with the app's error type, so
+// their status and hint come from the one code registry.
+func writeEnvelopeError(w http.ResponseWriter, _ int, code, message, _ string) {
+	apperr.Write(w, &apperr.Error{Code: code, Message: message})
 }
