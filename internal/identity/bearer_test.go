@@ -366,6 +366,12 @@ func TestBearerJWKSEdDSAAndConcurrentFirstUse(t *testing.T) {
 	if n := srv.hits.Load(); n != 1 {
 		t.Fatalf("JWKS fetched %d times by 8 concurrent first uses, want 1", n)
 	}
+	// A later use is a verified-token cache hit, which checks the key is
+	// still published: an Ed25519 key is a slice and must not be compared
+	// with == (that panicked).
+	if p, err := r.Resolve(newRequest(t, "/", bearer(tok))); err != nil || p.UserID != "alice" {
+		t.Fatalf("EdDSA cache hit: %+v, %v", p, err)
+	}
 }
 
 func TestBearerJWKSOverTLSAndBodyCap(t *testing.T) {

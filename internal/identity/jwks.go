@@ -181,16 +181,21 @@ func (j *jwksVerifier) keyFunc(ctx context.Context, used *usedKey) jwt.Keyfunc {
 }
 
 // stillPublished reports whether the JWKS still holds key under kid: the
-// same key object, which a refresh replaces (keyfunc builds new keys from
-// every fetched JWKS). So a hit of the verified-token cache costs one
-// lookup, and any refresh that changes the keys invalidates the cache.
+// same public key (compared with the keys' own Equal method: an
+// ed25519.PublicKey is a slice, which == on interfaces would panic on). So a
+// hit of the verified-token cache costs one lookup, and a refresh that
+// removes or replaces the key invalidates the cached tokens it verified.
 func (j *jwksVerifier) stillPublished(ctx context.Context, kid string, key any) bool {
 	kf, err := j.get()
 	if err != nil {
 		return false
 	}
 	k, err := kf.Storage().KeyRead(ctx, kid)
-	return err == nil && k.Key() == key
+	if err != nil {
+		return false
+	}
+	pub, ok := k.Key().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(key)
 }
 
 // usableKey returns the public key of k if it may verify alg.
