@@ -56,7 +56,12 @@ AzureSignalRConnectionString. README.md lists every setting.
 Logs: one JSON object per line, info on stdout, warnings and errors on stderr.
 Other arguments are ignored (older Functions hosts passed --workerId and --port).
 
+Settings (README.md says what each does):
 `)
+	if err := server.WriteSettingsUsage(w); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
 	return doctor.Main(ctx, []string{"-h"}, env, w, w)
 }
 

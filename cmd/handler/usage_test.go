@@ -24,7 +24,7 @@ func TestHelpAndVersion(t *testing.T) {
 		if err != nil {
 			t.Errorf("handler %s: %v\n%s%s", arg, err, stdout.String(), stderr.String())
 		}
-		for _, want := range []string{"handler doctor [flags]", "-url", "-publish", "handler version", "local.settings.json", "FUNCTIONS_CUSTOMHANDLER_PORT", "AzureSignalRConnectionString"} {
+		for _, want := range []string{"handler doctor [flags]", "-url", "-publish", "handler version", "local.settings.json", "FUNCTIONS_CUSTOMHANDLER_PORT", "AzureSignalRConnectionString", "HANDLER_READ_TIMEOUT", "Duration"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("handler %s: usage lacks %q:\n%s", arg, want, stdout.String())
 			}

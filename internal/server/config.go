@@ -10,118 +10,119 @@ import (
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
-// Config is every setting of the handler. Load reads each field from the
-// setting named in its `setting` tag (in Azure: an app setting; under
+// Config is every setting of the handler, declared with envconfig's tags
+// (envconfig, default, ignored; plus emptyisunset, ours). Load reads each
+// field from the setting named, in its exact case, in its `envconfig` tag (in Azure: an app setting; under
 // `func start`: a Values entry of local.settings.json; either way an
 // environment variable of the handler). The README's settings table lists
 // the same names, defaults and meanings.
 type Config struct {
 	// ConnectionString is the Azure SignalR Service connection string, the
 	// setting the Functions SignalR extension reads.
-	ConnectionString string `setting:"AzureSignalRConnectionString"`
+	ConnectionString string `envconfig:"AzureSignalRConnectionString"`
 	// HubName is the default hub.
-	HubName string `setting:"AzureSignalRHubName,emptyIsUnset" default:"chat"`
+	HubName string `envconfig:"AzureSignalRHubName" emptyisunset:"true" default:"chat"`
 	// AllowedHubs are further hubs a client may pick with ?hub=.
-	AllowedHubs []string `setting:"SIGNALR_ALLOWED_HUBS"`
+	AllowedHubs []string `envconfig:"SIGNALR_ALLOWED_HUBS"`
 	// TokenLifetime is the lifetime of client access tokens (1m to 24h).
-	TokenLifetime time.Duration `setting:"SIGNALR_TOKEN_LIFETIME" default:"1h"`
+	TokenLifetime time.Duration `envconfig:"SIGNALR_TOKEN_LIFETIME" default:"1h"`
 	// ClaimTypes are the caller's claim types copied into the SignalR token
 	// (the extension's ClaimTypeList).
-	ClaimTypes []string `setting:"SIGNALR_CLAIM_TYPES"`
+	ClaimTypes []string `envconfig:"SIGNALR_CLAIM_TYPES"`
 
 	// AllowAnonymous lets callers without credentials negotiate (no user id).
-	AllowAnonymous bool `setting:"ALLOW_ANONYMOUS" default:"true"`
+	AllowAnonymous bool `envconfig:"ALLOW_ANONYMOUS" default:"true"`
 	// TrustEasyAuth trusts X-MS-CLIENT-PRINCIPAL* headers although
 	// WEBSITE_AUTH_ENABLED is not true (for a proxy that sets them).
-	TrustEasyAuth bool `setting:"AUTH_TRUST_EASYAUTH" default:"false"`
+	TrustEasyAuth bool `envconfig:"AUTH_TRUST_EASYAUTH" default:"false"`
 	// JWKSURL verifies bearer tokens with the identity provider's keys.
-	JWKSURL string `setting:"AUTH_JWKS_URL"`
+	JWKSURL string `envconfig:"AUTH_JWKS_URL"`
 	// JWTSecret verifies HS256 bearer tokens (at least 32 bytes).
-	JWTSecret string `setting:"AUTH_JWT_SECRET"`
+	JWTSecret string `envconfig:"AUTH_JWT_SECRET"`
 	// JWTIssuer is the required iss of bearer tokens.
-	JWTIssuer string `setting:"AUTH_JWT_ISSUER"`
+	JWTIssuer string `envconfig:"AUTH_JWT_ISSUER"`
 	// JWTAudiences are the accepted aud values of bearer tokens.
-	JWTAudiences []string `setting:"AUTH_JWT_AUDIENCE"`
+	JWTAudiences []string `envconfig:"AUTH_JWT_AUDIENCE"`
 	// JWTLeeway is the clock-skew allowance for exp and nbf.
-	JWTLeeway time.Duration `setting:"AUTH_JWT_LEEWAY" default:"60s"`
+	JWTLeeway time.Duration `envconfig:"AUTH_JWT_LEEWAY" default:"60s"`
 	// UserIDClaim is the bearer claim that becomes the SignalR user id.
-	UserIDClaim string `setting:"AUTH_USER_ID_CLAIM" default:"sub"`
+	UserIDClaim string `envconfig:"AUTH_USER_ID_CLAIM" default:"sub"`
 	// DevAllowClientUserID lets a client choose its user id with the
 	// x-ms-signalr-userid header. Development only: refused in Azure.
-	DevAllowClientUserID bool `setting:"DEV_ALLOW_CLIENT_USER_ID" default:"false"`
+	DevAllowClientUserID bool `envconfig:"DEV_ALLOW_CLIENT_USER_ID" default:"false"`
 
 	// CORSAllowedOrigins are the origins allowed to call the handler from a
 	// browser; empty leaves CORS to the platform.
-	CORSAllowedOrigins []string `setting:"CORS_ALLOWED_ORIGINS"`
+	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
 	// CORSAllowCredentials answers Access-Control-Allow-Credentials: true,
 	// which @microsoft/signalr needs (withCredentials defaults to true).
-	CORSAllowCredentials bool `setting:"CORS_ALLOW_CREDENTIALS" default:"true"`
+	CORSAllowCredentials bool `envconfig:"CORS_ALLOW_CREDENTIALS" default:"true"`
 
 	// ListenHost is the address the handler binds; the Functions host calls
 	// 127.0.0.1.
-	ListenHost string `setting:"HANDLER_LISTEN_HOST" default:"127.0.0.1"`
+	ListenHost string `envconfig:"HANDLER_LISTEN_HOST" default:"127.0.0.1"`
 	// Port is set by the Functions host.
-	Port string `setting:"FUNCTIONS_CUSTOMHANDLER_PORT"`
+	Port string `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT"`
 	// LegacyPort is the older name of Port, still set by the host.
-	LegacyPort string `setting:"FUNCTIONS_HTTPWORKER_PORT"`
+	LegacyPort string `envconfig:"FUNCTIONS_HTTPWORKER_PORT"`
 	// LogLevel is debug, info, warn or error.
-	LogLevel string `setting:"LOG_LEVEL" default:"info"`
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// ReadTimeout bounds the time a request body may take to arrive
 	// (1s..10m; 0 means the default); headers have 10 s at most.
-	ReadTimeout time.Duration `setting:"HANDLER_READ_TIMEOUT" default:"30s"`
+	ReadTimeout time.Duration `envconfig:"HANDLER_READ_TIMEOUT" default:"30s"`
 	// IdleTimeout closes keep-alive connections idle this long (1s..1h; 0
 	// means the default).
-	IdleTimeout time.Duration `setting:"HANDLER_IDLE_TIMEOUT" default:"2m"`
+	IdleTimeout time.Duration `envconfig:"HANDLER_IDLE_TIMEOUT" default:"2m"`
 	// MaxConnections caps open connections; at the cap new ones wait in the
 	// kernel's backlog (16..1000000; 0 means the default).
-	MaxConnections int `setting:"HANDLER_MAX_CONNECTIONS" default:"4096"`
+	MaxConnections int `envconfig:"HANDLER_MAX_CONNECTIONS" default:"4096"`
 	// MaxBodyMemoryMB bounds the request bodies held in memory at once, in
 	// MiB; a request whose body does not fit waits for room (8..4096; 0
 	// means the default).
-	MaxBodyMemoryMB int `setting:"HANDLER_MAX_BODY_MEMORY_MB" default:"32"`
+	MaxBodyMemoryMB int `envconfig:"HANDLER_MAX_BODY_MEMORY_MB" default:"32"`
 	// MaxInFlight bounds concurrent requests per function (negotiate and broadcast each); beyond it clients get 503
 	// request.overloaded at once instead of queueing (0 = no bound).
-	MaxInFlight int `setting:"HANDLER_MAX_IN_FLIGHT" default:"0"`
+	MaxInFlight int `envconfig:"HANDLER_MAX_IN_FLIGHT" default:"0"`
 	// RESTTimeout bounds one try of a REST call to the service.
-	RESTTimeout time.Duration `setting:"SIGNALR_REST_TIMEOUT" default:"10s"`
+	RESTTimeout time.Duration `envconfig:"SIGNALR_REST_TIMEOUT" default:"10s"`
 	// InvokeMaxTimeout is the default and the largest timeout of POST
 	// /api/invoke (how long a client may take to answer).
-	InvokeMaxTimeout time.Duration `setting:"SIGNALR_INVOKE_MAX_TIMEOUT" default:"30s"`
+	InvokeMaxTimeout time.Duration `envconfig:"SIGNALR_INVOKE_MAX_TIMEOUT" default:"30s"`
 	// HealthInterval is how often every endpoint's HEAD /api/health is
 	// probed in the background (0 disables probing).
-	HealthInterval time.Duration `setting:"SIGNALR_HEALTH_INTERVAL" default:"30s"`
+	HealthInterval time.Duration `envconfig:"SIGNALR_HEALTH_INTERVAL" default:"30s"`
 	// BroadcastRequireAuth refuses broadcast callers without a validated
 	// identity (same rules as negotiate), on top of the function key.
-	BroadcastRequireAuth bool `setting:"BROADCAST_REQUIRE_AUTH" default:"false"`
+	BroadcastRequireAuth bool `envconfig:"BROADCAST_REQUIRE_AUTH" default:"false"`
 	// BroadcastRequiredRole is a role claim the broadcast caller must have.
-	BroadcastRequiredRole string `setting:"BROADCAST_REQUIRED_ROLE"`
+	BroadcastRequiredRole string `envconfig:"BROADCAST_REQUIRED_ROLE"`
 
 	// DevChatPage serves the development chat page at /.
-	DevChatPage bool `setting:"DEV_CHAT_PAGE" default:"false"`
+	DevChatPage bool `envconfig:"DEV_CHAT_PAGE" default:"false"`
 
 	// WebsiteAuthEnabled is set by App Service when its authentication is on.
-	WebsiteAuthEnabled bool `setting:"WEBSITE_AUTH_ENABLED" default:"false"`
+	WebsiteAuthEnabled bool `envconfig:"WEBSITE_AUTH_ENABLED" default:"false"`
 	// WebsiteInstanceID is set by App Service: its presence means "in Azure".
-	WebsiteInstanceID string `setting:"WEBSITE_INSTANCE_ID"`
+	WebsiteInstanceID string `envconfig:"WEBSITE_INSTANCE_ID"`
 
 	// Upstream (upstream_config.go): the hub methods' timeout and how calls
 	// from endpoints without an AccessKey are authenticated.
-	UpstreamTimeout       time.Duration `setting:"UPSTREAM_TIMEOUT" default:"30s"`
-	UpstreamJWKSURL       string        `setting:"UPSTREAM_JWKS_URL" default:"https://login.microsoftonline.com/common/discovery/v2.0/keys"`
-	UpstreamTokenIssuer   string        `setting:"UPSTREAM_TOKEN_ISSUER"`
-	UpstreamTokenAudience []string      `setting:"UPSTREAM_TOKEN_AUDIENCE"`
-	UpstreamAllowUnsigned bool          `setting:"UPSTREAM_ALLOW_UNSIGNED" default:"false"`
+	UpstreamTimeout       time.Duration `envconfig:"UPSTREAM_TIMEOUT" default:"30s"`
+	UpstreamJWKSURL       string        `envconfig:"UPSTREAM_JWKS_URL" default:"https://login.microsoftonline.com/common/discovery/v2.0/keys"`
+	UpstreamTokenIssuer   string        `envconfig:"UPSTREAM_TOKEN_ISSUER"`
+	UpstreamTokenAudience []string      `envconfig:"UPSTREAM_TOKEN_AUDIENCE"`
+	UpstreamAllowUnsigned bool          `envconfig:"UPSTREAM_ALLOW_UNSIGNED" default:"false"`
 
 	// LocalHTTPPort is Host.LocalHttpPort of local.settings.json (read only
 	// from the file, outside the host): the port when neither
 	// FUNCTIONS_CUSTOMHANDLER_PORT nor FUNCTIONS_HTTPWORKER_PORT is set.
-	LocalHTTPPort string `setting:"Host.LocalHttpPort"`
+	LocalHTTPPort string `envconfig:"Host.LocalHttpPort"`
 	// EndpointSettings are the endpoint settings Load found, as KEY=VALUE
 	// entries (AzureSignalRConnectionString__*, Azure__SignalR__Endpoints__*;
 	// see ReadEndpoints). New reads the endpoints from them.
-	EndpointSettings []string `setting:"-"`
+	EndpointSettings []string `ignored:"true"`
 	// Sources says which settings Load read from where.
-	Sources Sources `setting:"-"`
+	Sources Sources `ignored:"true"`
 }
 
 // Token lifetime bounds.
@@ -156,24 +157,25 @@ func Load(env Env, dir string) (Config, error) {
 	return c, c.Validate()
 }
 
-// readSettings sets every field of c that has a `setting` tag from env,
+// readSettings sets every field of c that has an `envconfig` tag from env,
 // exactly as named (Functions-style names are mixed case, and on Linux
-// environment names are case-sensitive). An unset setting takes the
-// field's `default` tag; a set but empty one is used as given (an empty
+// environment names are case-sensitive; envconfig.Process would look up
+// the upper-cased name only, and reads the process environment, so the
+// values are read here through the injected env). An unset setting takes
+// the field's `default` tag; a set but empty one is used as given (an empty
 // bool, number or duration is invalid), except for fields tagged
-// emptyIsUnset.
+// emptyisunset. Fields tagged ignored are derived by Load.
 func readSettings(c *Config, env Env) error {
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag := f.Tag.Get("setting")
-		if tag == "" || tag == "-" {
+		name := f.Tag.Get("envconfig")
+		if name == "" || f.Tag.Get("ignored") == "true" {
 			continue
 		}
-		name, opt, _ := strings.Cut(tag, ",")
 		val, ok := env.Lookup(name)
-		if !ok || (val == "" && opt == "emptyIsUnset") {
+		if !ok || (val == "" && f.Tag.Get("emptyisunset") == "true") {
 			val, ok = f.Tag.Get("default"), false
 		}
 		if !ok && val == "" {

@@ -17,8 +17,8 @@ func TestREADMEListsEverySetting(t *testing.T) {
 	typ := reflect.TypeFor[Config]()
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("setting"), ",")
-		if name == "-" { // derived by Load, not a setting
+		name := f.Tag.Get("envconfig")
+		if f.Tag.Get("ignored") == "true" { // derived by Load, not a setting
 			continue
 		}
 		if name == "" {

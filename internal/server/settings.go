@@ -236,12 +236,12 @@ func knownSettings(env Env) []string {
 	return out
 }
 
-// settingNames are the names of Config's `setting` tags.
+// settingNames are the names of Config's `envconfig` tags.
 var settingNames = func() map[string]struct{} {
 	m := map[string]struct{}{}
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("setting"), ","); name != "" && name != "-" {
+		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
 			m[name] = struct{}{}
 		}
 	}
