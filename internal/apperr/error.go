@@ -2,14 +2,16 @@
 // handler is expressed in. An [Error] carries a stable dotted code (see
 // codes.go), a message saying what went wrong and a hint saying how to fix
 // it. The HTTP status of a code is decided in one place, [Status], and the
-// JSON shape clients see is decided in one place, [Write].
+// JSON shape clients see is decided in one place, [Write] (customhandler.WriteError's
+// shape, which the envelope adapter's own errors share).
 package apperr
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/serverless-signalr/functions-go/customhandler"
 )
 
 // Error is a client-facing failure with a stable code.
@@ -109,12 +111,7 @@ func (e *Error) Body() Body {
 func Write(w http.ResponseWriter, err error) int {
 	e := As(err)
 	status := Status(e.Code)
-	b, _ := json.Marshal(e.Body())
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	b := e.Body().Error
+	customhandler.WriteError(w, status, b.Code, b.Message, b.Hint)
 	return status
 }
