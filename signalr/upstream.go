@@ -101,36 +101,6 @@ type UpstreamRequest struct {
 	Error string
 }
 
-// UpstreamError is why an upstream call was refused. Status is the HTTP
-// status to answer; Code is a stable dotted code (the handler's error code
-// registry uses the same values); Message says what is wrong without
-// repeating secrets.
-type UpstreamError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-// Error returns the message.
-func (e *UpstreamError) Error() string { return "signalr: upstream: " + e.Message }
-
-// Codes of [UpstreamError].
-const (
-	CodeUpstreamMissingHeader      = "upstream.missing_header"
-	CodeUpstreamUnsupportedMedia   = "upstream.unsupported_media_type"
-	CodeUpstreamInvalidBody        = "upstream.invalid_body"
-	CodeUpstreamBodyTooLarge       = "upstream.body_too_large"
-	CodeUpstreamSignatureMissing   = "upstream.signature_missing"
-	CodeUpstreamSignatureMalformed = "upstream.signature_malformed"
-	CodeUpstreamSignatureMismatch  = "upstream.signature_mismatch"
-	CodeUpstreamTokenInvalid       = "upstream.token_invalid"
-	CodeUpstreamUnauthenticated    = "upstream.unauthenticated"
-)
-
-func upstreamErr(status int, code, msg string) *UpstreamError {
-	return &UpstreamError{Status: status, Code: code, Message: msg}
-}
-
 // UpstreamOptions configures [NewUpstreamValidator].
 type UpstreamOptions struct {
 	// Endpoints are the service endpoints whose calls are accepted. Every
@@ -191,10 +161,8 @@ func NewUpstreamValidator(opts UpstreamOptions) (*UpstreamValidator, error) {
 }
 
 // Parse reads, authenticates and decodes the upstream call r. A refusal is
-// an *[UpstreamError] with the status to answer: 400 for missing headers or
-// a bad body, 401 for a missing, malformed or wrong signature (or token),
-// 413 for a body over the limit, 415 for a content type other than JSON or
-// MessagePack.
+// an *[UpstreamError]; its Kind's [UpstreamErrorKind.HTTPStatus] is the
+// status to answer.
 func (v *UpstreamValidator) Parse(r *http.Request) (*UpstreamRequest, error) {
 	u, err := parseUpstreamHeaders(r.Header)
 	if err != nil {
@@ -222,17 +190,17 @@ func readBounded(body io.Reader, n, max int64) ([]byte, error) {
 	if n >= 0 && n <= max {
 		b := make([]byte, n)
 		if _, err := io.ReadFull(body, b); err != nil {
-			return nil, upstreamErr(http.StatusBadRequest, CodeUpstreamInvalidBody, "the body is shorter than its Content-Length: "+err.Error())
+			return nil, upstreamErr(UpstreamInvalidBody, "the body is shorter than its Content-Length: "+err.Error())
 		}
 		return b, nil
 	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(body, max+1))
 	if err != nil {
-		return nil, upstreamErr(http.StatusBadRequest, CodeUpstreamInvalidBody, "the body could not be read: "+err.Error())
+		return nil, upstreamErr(UpstreamInvalidBody, "the body could not be read: "+err.Error())
 	}
 	if n > max {
-		return nil, upstreamErr(http.StatusRequestEntityTooLarge, CodeUpstreamBodyTooLarge, "the body is larger than "+strconv.FormatInt(max, 10)+" bytes")
+		return nil, upstreamErr(UpstreamBodyTooLarge, "the body is larger than "+strconv.FormatInt(max, 10)+" bytes")
 	}
 	return buf.Bytes(), nil
 }
@@ -254,17 +222,17 @@ func parseUpstreamHeaders(h http.Header) (*UpstreamRequest, error) {
 		{HeaderUpstreamEvent, u.Event},
 	} {
 		if m.val == "" {
-			return nil, upstreamErr(http.StatusBadRequest, CodeUpstreamMissingHeader, "the "+m.name+" header is missing: this is not a call from Azure SignalR Service's upstream")
+			return nil, upstreamErr(UpstreamMissingHeader, "the "+m.name+" header is missing: this is not a call from Azure SignalR Service's upstream")
 		}
 	}
 	switch u.Category {
 	case UpstreamConnections:
 		if u.Event != UpstreamConnected && u.Event != UpstreamDisconnected {
-			return nil, upstreamErr(http.StatusBadRequest, CodeUpstreamMissingHeader, "X-ASRS-Event of the connections category must be connected or disconnected, not "+strconv.Quote(clip(u.Event, 64)))
+			return nil, upstreamErr(UpstreamMissingHeader, "X-ASRS-Event of the connections category must be connected or disconnected, not "+strconv.Quote(clip(u.Event, 64)))
 		}
 	case UpstreamMessages:
 	default:
-		return nil, upstreamErr(http.StatusBadRequest, CodeUpstreamMissingHeader, "X-ASRS-Category must be connections or messages, not "+strconv.Quote(clip(u.Category, 64)))
+		return nil, upstreamErr(UpstreamMissingHeader, "X-ASRS-Category must be connections or messages, not "+strconv.Quote(clip(u.Category, 64)))
 	}
 	u.Claims = ParseUpstreamClaims(header(h, canonUserClaims))
 	u.Query = parseClientQuery(header(h, canonClientQuery))

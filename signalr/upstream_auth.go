@@ -68,7 +68,7 @@ func (v *UpstreamValidator) authenticate(r *http.Request, connectionID string) (
 	}
 	if v.verifyToken != nil && hasBearer(r) {
 		if err := v.verifyToken(r); err != nil {
-			return -1, upstreamErr(http.StatusUnauthorized, CodeUpstreamTokenInvalid, "the upstream bearer token was refused: "+err.Error())
+			return -1, upstreamErr(UpstreamTokenInvalid, "the upstream bearer token was refused: "+err.Error())
 		}
 		return -1, nil
 	}
@@ -78,16 +78,16 @@ func (v *UpstreamValidator) authenticate(r *http.Request, connectionID string) (
 	case v.allowUnsigned:
 		return -1, nil
 	case len(v.keys) > 0:
-		return -1, upstreamErr(http.StatusUnauthorized, CodeUpstreamSignatureMissing, "the call has no X-ASRS-Signature header: it does not come from the service, or the service has no access key for this endpoint")
+		return -1, upstreamErr(UpstreamSignatureMissing, "the call has no X-ASRS-Signature header: it does not come from the service, or the service has no access key for this endpoint")
 	}
-	return -1, upstreamErr(http.StatusUnauthorized, CodeUpstreamUnauthenticated, "the call has neither a signature nor a managed-identity bearer token, and the endpoints have no AccessKey (Microsoft Entra ID): set the upstream's auth to ManagedIdentity")
+	return -1, upstreamErr(UpstreamUnauthenticated, "the call has neither a signature nor a managed-identity bearer token, and no AccessKey is configured to require a signature with (Microsoft Entra ID endpoints)")
 }
 
 // checkSignature compares every "sha256=<hex>" entry of sig with the MAC of
 // connectionID under every key, in constant time per comparison.
 func (v *UpstreamValidator) checkSignature(sig, connectionID string) (int, *UpstreamError) {
 	if len(v.keys) == 0 {
-		return -1, upstreamErr(http.StatusUnauthorized, CodeUpstreamSignatureMismatch, "the call is signed, but no endpoint has an AccessKey to check the signature with")
+		return -1, upstreamErr(UpstreamSignatureMismatch, "the call is signed, but no endpoint has an AccessKey to check the signature with")
 	}
 	sums := make([]byte, 0, len(v.keys)*sha256.Size)
 	for _, k := range v.keys {
@@ -115,9 +115,9 @@ func (v *UpstreamValidator) checkSignature(sig, connectionID string) (int, *Upst
 		}
 	}
 	if wellFormed == 0 {
-		return -1, upstreamErr(http.StatusUnauthorized, CodeUpstreamSignatureMalformed, "X-ASRS-Signature has no entry of the form sha256=<64 hex digits>")
+		return -1, upstreamErr(UpstreamSignatureMalformed, "X-ASRS-Signature has no entry of the form sha256=<64 hex digits>")
 	}
-	return -1, upstreamErr(http.StatusUnauthorized, CodeUpstreamSignatureMismatch, "no X-ASRS-Signature entry matches the connection id under any configured AccessKey: the service signs with a key the handler does not have (rotated, or another endpoint's)")
+	return -1, upstreamErr(UpstreamSignatureMismatch, "no X-ASRS-Signature entry matches the connection id under any configured AccessKey: it was signed with a key that is not configured (rotated, or another endpoint's)")
 }
 
 // decodeHex decodes s (upper or lower case) into dst, which it must fill

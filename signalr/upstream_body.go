@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -70,14 +69,14 @@ func (u *UpstreamRequest) decodeBody(contentType string, body []byte) error {
 			u.Protocol = ProtocolJSON
 			return nil
 		}
-		return upstreamErr(http.StatusUnsupportedMediaType, CodeUpstreamUnsupportedMedia, "the body has no Content-Type: upstream bodies are application/json or application/x-msgpack")
+		return upstreamErr(UpstreamUnsupportedMediaType, "the body has no Content-Type: upstream bodies are application/json or application/x-msgpack")
 	default:
-		return upstreamErr(http.StatusUnsupportedMediaType, CodeUpstreamUnsupportedMedia, "Content-Type "+strconv.Quote(clip(mt, 64))+" is not an upstream body: use application/json or application/x-msgpack")
+		return upstreamErr(UpstreamUnsupportedMediaType, "Content-Type "+strconv.Quote(clip(mt, 64))+" is not an upstream body: use application/json or application/x-msgpack")
 	}
 }
 
 func invalidBody(format string, args ...any) *UpstreamError {
-	return upstreamErr(http.StatusBadRequest, CodeUpstreamInvalidBody, fmt.Sprintf(format, args...))
+	return upstreamErr(UpstreamInvalidBody, fmt.Sprintf(format, args...))
 }
 
 func (u *UpstreamRequest) decodeConnectionEvent(body []byte) error {

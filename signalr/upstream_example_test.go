@@ -19,7 +19,7 @@ func ExampleUpstreamValidator() {
 		u, err := v.Parse(r)
 		if err != nil {
 			e := err.(*signalr.UpstreamError)
-			http.Error(w, e.Message, e.Status)
+			http.Error(w, e.Message, e.Kind.HTTPStatus())
 			return
 		}
 		if u.Target == "add" {

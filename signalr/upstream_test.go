@@ -63,14 +63,14 @@ func upReq(category, event, contentType string, body []byte, edit func(http.Head
 	return r
 }
 
-func wantUpstreamErr(t *testing.T, err error, status int, code string) {
+func wantUpstreamErr(t *testing.T, err error, status int, kind signalr.UpstreamErrorKind) {
 	t.Helper()
 	var ue *signalr.UpstreamError
 	if !errors.As(err, &ue) {
-		t.Fatalf("err = %v, want *UpstreamError %s", err, code)
+		t.Fatalf("err = %v, want *UpstreamError %s", err, kind)
 	}
-	if ue.Status != status || ue.Code != code {
-		t.Fatalf("got %d %s (%s), want %d %s", ue.Status, ue.Code, ue.Message, status, code)
+	if ue.Kind.HTTPStatus() != status || ue.Kind != kind {
+		t.Fatalf("got %d %s (%s), want %d %s", ue.Kind.HTTPStatus(), ue.Kind, ue.Message, status, kind)
 	}
 	if strings.Contains(ue.Message, upKey1) || strings.Contains(ue.Message, upKey2) {
 		t.Fatalf("message leaks a key: %s", ue.Message)
@@ -198,37 +198,37 @@ func TestParseUpstreamRefusals(t *testing.T) {
 		body     []byte
 		edit     func(http.Header)
 		status   int
-		code     string
+		kind     signalr.UpstreamErrorKind
 	}{
-		{"no connection id", "messages", "m", "application/json", inv, func(h http.Header) { h.Del("X-ASRS-Connection-Id") }, 400, signalr.CodeUpstreamMissingHeader},
-		{"no hub", "messages", "m", "application/json", inv, func(h http.Header) { h.Del("X-ASRS-Hub") }, 400, signalr.CodeUpstreamMissingHeader},
-		{"bad category", "other", "m", "application/json", inv, nil, 400, signalr.CodeUpstreamMissingHeader},
-		{"bad connection event", "connections", "opened", "application/json", nil, nil, 400, signalr.CodeUpstreamMissingHeader},
-		{"signature missing", "messages", "m", "application/json", inv, func(h http.Header) { h.Del("X-ASRS-Signature") }, 401, signalr.CodeUpstreamSignatureMissing},
-		{"wrong key", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c1", "some-other-key")) }, 401, signalr.CodeUpstreamSignatureMismatch},
-		{"other connection's signature", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c2", upKey1)) }, 401, signalr.CodeUpstreamSignatureMismatch},
-		{"malformed list", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", "sha256=zz,md5=00, ,sha256=") }, 401, signalr.CodeUpstreamSignatureMalformed},
-		{"short hex", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c1", upKey1)[:70]) }, 401, signalr.CodeUpstreamSignatureMalformed},
+		{"no connection id", "messages", "m", "application/json", inv, func(h http.Header) { h.Del("X-ASRS-Connection-Id") }, 400, signalr.UpstreamMissingHeader},
+		{"no hub", "messages", "m", "application/json", inv, func(h http.Header) { h.Del("X-ASRS-Hub") }, 400, signalr.UpstreamMissingHeader},
+		{"bad category", "other", "m", "application/json", inv, nil, 400, signalr.UpstreamMissingHeader},
+		{"bad connection event", "connections", "opened", "application/json", nil, nil, 400, signalr.UpstreamMissingHeader},
+		{"signature missing", "messages", "m", "application/json", inv, func(h http.Header) { h.Del("X-ASRS-Signature") }, 401, signalr.UpstreamSignatureMissing},
+		{"wrong key", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c1", "some-other-key")) }, 401, signalr.UpstreamSignatureMismatch},
+		{"other connection's signature", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c2", upKey1)) }, 401, signalr.UpstreamSignatureMismatch},
+		{"malformed list", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", "sha256=zz,md5=00, ,sha256=") }, 401, signalr.UpstreamSignatureMalformed},
+		{"short hex", "messages", "m", "application/json", inv, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c1", upKey1)[:70]) }, 401, signalr.UpstreamSignatureMalformed},
 		{"no prefix", "messages", "m", "application/json", inv, func(h http.Header) {
 			h.Set("X-ASRS-Signature", strings.TrimPrefix(signalr.UpstreamSignature("c1", upKey1), "sha256="))
-		}, 401, signalr.CodeUpstreamSignatureMalformed},
-		{"text/plain", "messages", "m", "text/plain", inv, nil, 415, signalr.CodeUpstreamUnsupportedMedia},
-		{"no content type", "messages", "m", "", inv, nil, 415, signalr.CodeUpstreamUnsupportedMedia},
-		{"not json", "messages", "m", "application/json", []byte(`{"type":`), nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"completion instead of invocation", "messages", "m", "application/json", []byte(`{"type":3,"invocationId":"1"}`), nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"framed json", "messages", "m", "application/json", append(append([]byte{}, inv...), 0x1e), nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"target differs from event", "messages", "other", "application/json", inv, nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"arguments not an array", "messages", "m", "application/json", []byte(`{"type":1,"target":"m","arguments":{}}`), nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"msgpack garbage", "messages", "m", "application/x-msgpack", []byte{0x95, 0x01}, nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"msgpack framed", "messages", "m", "application/x-msgpack", append([]byte{0x10}, 0x95, 1, 0x80, 0xc0, 0xa1, 'm', 0x90), nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"connected with wrong type", "connections", "connected", "application/json", []byte(`{"type":11}`), nil, 400, signalr.CodeUpstreamInvalidBody},
-		{"too large", "messages", "m", "application/json", bytes.Repeat([]byte(" "), signalr.DefaultUpstreamMaxBody+1), nil, 413, signalr.CodeUpstreamBodyTooLarge},
+		}, 401, signalr.UpstreamSignatureMalformed},
+		{"text/plain", "messages", "m", "text/plain", inv, nil, 415, signalr.UpstreamUnsupportedMediaType},
+		{"no content type", "messages", "m", "", inv, nil, 415, signalr.UpstreamUnsupportedMediaType},
+		{"not json", "messages", "m", "application/json", []byte(`{"type":`), nil, 400, signalr.UpstreamInvalidBody},
+		{"completion instead of invocation", "messages", "m", "application/json", []byte(`{"type":3,"invocationId":"1"}`), nil, 400, signalr.UpstreamInvalidBody},
+		{"framed json", "messages", "m", "application/json", append(append([]byte{}, inv...), 0x1e), nil, 400, signalr.UpstreamInvalidBody},
+		{"target differs from event", "messages", "other", "application/json", inv, nil, 400, signalr.UpstreamInvalidBody},
+		{"arguments not an array", "messages", "m", "application/json", []byte(`{"type":1,"target":"m","arguments":{}}`), nil, 400, signalr.UpstreamInvalidBody},
+		{"msgpack garbage", "messages", "m", "application/x-msgpack", []byte{0x95, 0x01}, nil, 400, signalr.UpstreamInvalidBody},
+		{"msgpack framed", "messages", "m", "application/x-msgpack", append([]byte{0x10}, 0x95, 1, 0x80, 0xc0, 0xa1, 'm', 0x90), nil, 400, signalr.UpstreamInvalidBody},
+		{"connected with wrong type", "connections", "connected", "application/json", []byte(`{"type":11}`), nil, 400, signalr.UpstreamInvalidBody},
+		{"too large", "messages", "m", "application/json", bytes.Repeat([]byte(" "), signalr.DefaultUpstreamMaxBody+1), nil, 413, signalr.UpstreamBodyTooLarge},
 	}
 	v := keyed(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := v.Parse(upReq(c.category, c.event, c.ct, c.body, c.edit))
-			wantUpstreamErr(t, err, c.status, c.code)
+			wantUpstreamErr(t, err, c.status, c.kind)
 		})
 	}
 }
@@ -284,9 +284,9 @@ func TestUpstreamEntraEndpoints(t *testing.T) {
 		t.Fatalf("good token refused: %v", err)
 	}
 	_, err = v.Parse(upReq("connections", "connected", "application/json", body, withToken("bad")))
-	wantUpstreamErr(t, err, 401, signalr.CodeUpstreamTokenInvalid)
+	wantUpstreamErr(t, err, 401, signalr.UpstreamTokenInvalid)
 	_, err = v.Parse(upReq("connections", "connected", "application/json", body, unsigned))
-	wantUpstreamErr(t, err, 401, signalr.CodeUpstreamUnauthenticated)
+	wantUpstreamErr(t, err, 401, signalr.UpstreamUnauthenticated)
 
 	dev := upValidator(t, signalr.UpstreamOptions{Endpoints: []*signalr.ConnectionString{cs}, AllowUnsigned: true})
 	if u, err := dev.Parse(upReq("connections", "connected", "application/json", body, unsigned)); err != nil || u.Endpoint != -1 {
@@ -294,7 +294,7 @@ func TestUpstreamEntraEndpoints(t *testing.T) {
 	}
 	kd := upValidator(t, signalr.UpstreamOptions{AccessKeys: []string{upKey1}, AllowUnsigned: true})
 	_, err = kd.Parse(upReq("connections", "connected", "application/json", body, func(h http.Header) { h.Set("X-ASRS-Signature", signalr.UpstreamSignature("c1", "x")) }))
-	wantUpstreamErr(t, err, 401, signalr.CodeUpstreamSignatureMismatch)
+	wantUpstreamErr(t, err, 401, signalr.UpstreamSignatureMismatch)
 }
 
 func TestUpstreamCompletionJSON(t *testing.T) {
@@ -413,5 +413,25 @@ func BenchmarkParseUpstream(b *testing.B) {
 		if buf, err = u.AppendCompletion(buf[:0], nil, ""); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestUpstreamErrorKind(t *testing.T) {
+	seen := map[string]bool{}
+	for k := signalr.UpstreamMissingHeader; k <= signalr.UpstreamNotConfigured; k++ {
+		s := k.String()
+		if s == "" || seen[s] || strings.Contains(s, ".") || strings.HasPrefix(s, "UpstreamErrorKind(") {
+			t.Errorf("kind %d: String %q (empty, repeated, dotted or unnamed)", int(k), s)
+		}
+		seen[s] = true
+		if st := k.HTTPStatus(); st < 400 || st > 599 {
+			t.Errorf("%s: HTTPStatus %d", k, st)
+		}
+	}
+	if got := signalr.UpstreamErrorKind(99).String(); got != "UpstreamErrorKind(99)" {
+		t.Errorf("unknown kind: %q", got)
+	}
+	if got := signalr.UpstreamErrorKind(0).HTTPStatus(); got != 500 {
+		t.Errorf("zero kind: status %d", got)
 	}
 }

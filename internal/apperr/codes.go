@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/serverless-signalr/functions-go/customhandler"
-	"github.com/serverless-signalr/functions-go/signalr"
-	"github.com/serverless-signalr/functions-go/signalr/serverless"
 )
 
 // Info describes one code of the taxonomy: the HTTP status clients get, the
@@ -91,20 +89,20 @@ const (
 	// group listing): the region or tier does not offer it yet.
 	CodeServiceFeatureMissing = "service.feature_unavailable"
 
-	// Upstream: calls from the service to /api/upstream, with the codes
-	// the signalr and signalr/serverless packages report.
-	CodeUpstreamMissingHeader      = signalr.CodeUpstreamMissingHeader
-	CodeUpstreamUnsupportedMedia   = signalr.CodeUpstreamUnsupportedMedia
-	CodeUpstreamInvalidBody        = signalr.CodeUpstreamInvalidBody
-	CodeUpstreamBodyTooLarge       = signalr.CodeUpstreamBodyTooLarge
-	CodeUpstreamSignatureMissing   = signalr.CodeUpstreamSignatureMissing
-	CodeUpstreamSignatureMalformed = signalr.CodeUpstreamSignatureMalformed
-	CodeUpstreamSignatureMismatch  = signalr.CodeUpstreamSignatureMismatch
-	CodeUpstreamTokenInvalid       = signalr.CodeUpstreamTokenInvalid
-	CodeUpstreamUnauthenticated    = signalr.CodeUpstreamUnauthenticated
-	CodeUpstreamUnknownHub         = serverless.CodeUnknownHub
-	CodeUpstreamEventFailed        = serverless.CodeEventFailed
-	CodeUpstreamNotConfigured      = serverless.CodeNoValidator
+	// Upstream: calls from the service to /api/upstream. FromSignalR maps
+	// the SDK's signalr.UpstreamErrorKind values to these.
+	CodeUpstreamMissingHeader      = "upstream.missing_header"
+	CodeUpstreamUnsupportedMedia   = "upstream.unsupported_media_type"
+	CodeUpstreamInvalidBody        = "upstream.invalid_body"
+	CodeUpstreamBodyTooLarge       = "upstream.body_too_large"
+	CodeUpstreamSignatureMissing   = "upstream.signature_missing"
+	CodeUpstreamSignatureMalformed = "upstream.signature_malformed"
+	CodeUpstreamSignatureMismatch  = "upstream.signature_mismatch"
+	CodeUpstreamTokenInvalid       = "upstream.token_invalid"
+	CodeUpstreamUnauthenticated    = "upstream.unauthenticated"
+	CodeUpstreamUnknownHub         = "upstream.unknown_hub"
+	CodeUpstreamEventFailed        = "upstream.event_failed"
+	CodeUpstreamNotConfigured      = "upstream.not_configured"
 	CodeUpstreamMethodFailed       = "upstream.method_failed"
 	CodeConfigUpstreamUnsigned     = "config.upstream_unsigned_in_azure"
 

@@ -32,12 +32,15 @@ func FromSignalR(err error) *Error {
 		co  *signalr.CircuitOpenError
 		ae  *signalr.ArgumentError
 		pe  *signalr.PayloadTooLargeError
+		ue  *signalr.UpstreamError
 	)
 	code := CodeServiceError
 	msg := err.Error()
 	switch {
 	case errors.As(err, &cse):
 		return &Error{Code: connectionStringCode(cse.Kind), Message: cse.Message, Err: err}
+	case errors.As(err, &ue):
+		return &Error{Code: upstreamCode(ue.Kind), Message: ue.Message, Err: err}
 	case signalr.IsOutcomeUnknown(err):
 		// Before the status mapping: a send that may have been delivered
 		// must never be answered with a hint to retry it.
@@ -95,6 +98,37 @@ func connectionStringCode(k signalr.ConnectionStringErrorKind) string {
 		return CodeConfigConnStrMissingAppSecret
 	}
 	return CodeConfigInvalid
+}
+
+// upstreamCode is the upstream.* code of a refused upstream call's kind.
+func upstreamCode(k signalr.UpstreamErrorKind) string {
+	switch k {
+	case signalr.UpstreamMissingHeader:
+		return CodeUpstreamMissingHeader
+	case signalr.UpstreamUnsupportedMediaType:
+		return CodeUpstreamUnsupportedMedia
+	case signalr.UpstreamInvalidBody:
+		return CodeUpstreamInvalidBody
+	case signalr.UpstreamBodyTooLarge:
+		return CodeUpstreamBodyTooLarge
+	case signalr.UpstreamSignatureMissing:
+		return CodeUpstreamSignatureMissing
+	case signalr.UpstreamSignatureMalformed:
+		return CodeUpstreamSignatureMalformed
+	case signalr.UpstreamSignatureMismatch:
+		return CodeUpstreamSignatureMismatch
+	case signalr.UpstreamTokenInvalid:
+		return CodeUpstreamTokenInvalid
+	case signalr.UpstreamUnauthenticated:
+		return CodeUpstreamUnauthenticated
+	case signalr.UpstreamUnknownHub:
+		return CodeUpstreamUnknownHub
+	case signalr.UpstreamHandlerFailed:
+		return CodeUpstreamEventFailed
+	case signalr.UpstreamNotConfigured:
+		return CodeUpstreamNotConfigured
+	}
+	return CodeInternal
 }
 
 // statusCode maps the service's answer to a code.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -294,5 +295,60 @@ func TestInvalidEndpointHintIsCapitalised(t *testing.T) {
 	_, err := signalr.ParseConnectionString("Endpoint=nope;AccessKey=k")
 	if h := hintFor(apperr.FromSignalR(err)); !strings.HasPrefix(h, "Write Endpoint=") {
 		t.Errorf("invalid endpoint hint = %q", h)
+	}
+}
+
+// TestFromSignalRUpstream pins the upstream.* code of every kind of
+// refused upstream call (the codes the SDK's tests asserted before the SDK
+// reported kinds instead), and maps a refusal of the real validator.
+func TestFromSignalRUpstream(t *testing.T) {
+	cases := []struct {
+		kind signalr.UpstreamErrorKind
+		code string
+	}{
+		{signalr.UpstreamMissingHeader, "upstream.missing_header"},
+		{signalr.UpstreamUnsupportedMediaType, "upstream.unsupported_media_type"},
+		{signalr.UpstreamInvalidBody, "upstream.invalid_body"},
+		{signalr.UpstreamBodyTooLarge, "upstream.body_too_large"},
+		{signalr.UpstreamSignatureMissing, "upstream.signature_missing"},
+		{signalr.UpstreamSignatureMalformed, "upstream.signature_malformed"},
+		{signalr.UpstreamSignatureMismatch, "upstream.signature_mismatch"},
+		{signalr.UpstreamTokenInvalid, "upstream.token_invalid"},
+		{signalr.UpstreamUnauthenticated, "upstream.unauthenticated"},
+		{signalr.UpstreamUnknownHub, "upstream.unknown_hub"},
+		{signalr.UpstreamHandlerFailed, "upstream.event_failed"},
+		{signalr.UpstreamNotConfigured, "upstream.not_configured"},
+	}
+	for _, tc := range cases {
+		err := fmt.Errorf("wrapped: %w", &signalr.UpstreamError{Kind: tc.kind, Message: "m"})
+		e := apperr.FromSignalR(err)
+		if e.Code != tc.code || e.Message != "m" {
+			t.Errorf("%s -> %+v, want %s with the SDK's message", tc.kind, e, tc.code)
+		}
+		if _, ok := apperr.Lookup(tc.code); !ok || hintFor(e) == "" {
+			t.Errorf("%s: not registered or without a hint", tc.code)
+		}
+	}
+	if got := len(cases); got != int(signalr.UpstreamNotConfigured) {
+		t.Errorf("%d kinds pinned, the SDK has %d", got, int(signalr.UpstreamNotConfigured))
+	}
+	if e := apperr.FromSignalR(&signalr.UpstreamError{Kind: 99}); e.Code != apperr.CodeInternal {
+		t.Errorf("unknown kind -> %s", e.Code)
+	}
+
+	v, err := signalr.NewUpstreamValidator(signalr.UpstreamOptions{AccessKeys: []string{"k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/api/upstream", strings.NewReader(`{"type":10}`))
+	r.Header.Set("X-ASRS-Connection-Id", "c1")
+	r.Header.Set("X-ASRS-Hub", "chat")
+	r.Header.Set("X-ASRS-Category", "connections")
+	r.Header.Set("X-ASRS-Event", "connected")
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("X-ASRS-Signature", signalr.UpstreamSignature("c1", "another-key"))
+	_, err = v.Parse(r)
+	if e := apperr.FromSignalR(err); e.Code != apperr.CodeUpstreamSignatureMismatch || apperr.Status(e.Code) != http.StatusUnauthorized {
+		t.Errorf("wrong key -> %+v", e)
 	}
 }

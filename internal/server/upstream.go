@@ -59,7 +59,7 @@ func (s *Server) newUpstream() (*serverless.Hub, error) {
 		Timeout:   s.cfg.UpstreamTimeout,
 		Logger:    s.log,
 		OnError: func(w http.ResponseWriter, r *http.Request, e *signalr.UpstreamError) {
-			s.fail(w, r, apperr.New(e.Code, e.Message, ""))
+			s.fail(w, r, apperr.FromSignalR(e))
 		},
 	}), nil
 }

@@ -44,7 +44,7 @@ func (s *Server) serveTrigger(w http.ResponseWriter, r *http.Request) bool {
 	case res.Refused != nil:
 		// A non-2xx answer fails the function: the host logs it (a
 		// connection event) or the extension answers an error completion.
-		e := apperr.New(res.Refused.Code, res.Refused.Message, "")
+		e := apperr.FromSignalR(res.Refused)
 		s.logFailure(r, e, apperr.Status(e.Code))
 		apperr.Write(w, e)
 		return true

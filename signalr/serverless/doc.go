@@ -3,7 +3,7 @@
 //
 // A [Hub] registers a connected handler, a disconnected handler and hub
 // methods by name. The service POSTs every client invocation and connection
-// event to the app's upstream URL; [Hub.ServeHTTP] authenticates the call
+// event to the upstream URL set on the service; [Hub.ServeHTTP] authenticates the call
 // (signature or managed-identity token, see [signalr.UpstreamValidator]),
 // decodes the client's arguments into the method's typed Go parameters (from
 // JSON or MessagePack alike), calls the method within a per-call timeout

@@ -39,7 +39,8 @@ type Options struct {
 	Logger *slog.Logger
 	// OnError writes the answer to an upstream call that was refused or
 	// whose connection-event handler failed; default: a JSON
-	// {"error":{"code","message"}} with err's status.
+	// {"error":{"code","message"}} whose code is err.Kind's String, with
+	// err.Kind's HTTPStatus.
 	OnError func(w http.ResponseWriter, r *http.Request, err *signalr.UpstreamError)
 }
 
@@ -149,14 +150,14 @@ func (h *Hub) Method(name string, fn any) {
 // the completion (or 204). Calls for another hub get 404.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Validator == nil {
-		h.opts.OnError(w, r, &signalr.UpstreamError{Status: http.StatusInternalServerError, Code: CodeNoValidator, Message: "the hub has no upstream validator"})
+		h.opts.OnError(w, r, &signalr.UpstreamError{Kind: signalr.UpstreamNotConfigured, Message: "the hub has no upstream validator"})
 		return
 	}
 	u, err := h.opts.Validator.Parse(r)
 	if err != nil {
 		var ue *signalr.UpstreamError
 		if !errors.As(err, &ue) {
-			ue = &signalr.UpstreamError{Status: http.StatusBadRequest, Code: signalr.CodeUpstreamInvalidBody, Message: err.Error()}
+			ue = &signalr.UpstreamError{Kind: signalr.UpstreamInvalidBody, Message: err.Error()}
 		}
 		h.opts.OnError(w, r, ue)
 		return
@@ -174,13 +175,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Codes of the refusals [Hub.Dispatch] reports in [Result.Refused].
-const (
-	CodeUnknownHub   = "upstream.unknown_hub"
-	CodeEventFailed  = "upstream.event_failed"
-	CodeNoValidator  = "upstream.not_configured"
-	unknownMethodFmt = "Method %q does not exist on hub %q."
-)
+const unknownMethodFmt = "Method %q does not exist on hub %q."
 
 // Result is the outcome of [Hub.Dispatch].
 type Result struct {
@@ -189,7 +184,8 @@ type Result struct {
 	// Error is the message of an error completion ("" on success).
 	Error string
 	// Refused is set when the call must not be answered with a completion
-	// but with an HTTP error: another hub, or a failed connection event.
+	// but with an HTTP error: another hub ([signalr.UpstreamUnknownHub]),
+	// or a failed connection event ([signalr.UpstreamHandlerFailed]).
 	Refused *signalr.UpstreamError
 }
 
@@ -199,8 +195,8 @@ type Result struct {
 // for the client; the connection stays open.
 func (h *Hub) Dispatch(ctx context.Context, u *signalr.UpstreamRequest) Result {
 	if !strings.EqualFold(u.Hub, h.name) {
-		return Result{Refused: &signalr.UpstreamError{Status: http.StatusNotFound, Code: CodeUnknownHub,
-			Message: fmt.Sprintf("hub %q is not served here (this upstream serves %q): check the upstream setting's hub pattern", clip(u.Hub), h.name)}}
+		return Result{Refused: &signalr.UpstreamError{Kind: signalr.UpstreamUnknownHub,
+			Message: fmt.Sprintf("hub %q is not served here (this upstream serves %q)", clip(u.Hub), h.name)}}
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
 	defer cancel()
@@ -215,7 +211,7 @@ func (h *Hub) Dispatch(ctx context.Context, u *signalr.UpstreamRequest) Result {
 		}
 		_, msg := h.run(c, u.Event, func() (any, error) { return nil, fn(c) })
 		if msg != "" {
-			return Result{Refused: &signalr.UpstreamError{Status: http.StatusInternalServerError, Code: CodeEventFailed, Message: "the " + u.Event + " handler failed: " + msg}}
+			return Result{Refused: &signalr.UpstreamError{Kind: signalr.UpstreamHandlerFailed, Message: "the " + u.Event + " handler failed: " + msg}}
 		}
 		return Result{}
 	}
@@ -347,8 +343,8 @@ func clip(s string) string {
 
 // writeJSONError is the default [Options.OnError].
 func writeJSONError(w http.ResponseWriter, _ *http.Request, e *signalr.UpstreamError) {
-	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": e.Kind.String(), "message": e.Message}})
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Status)
+	w.WriteHeader(e.Kind.HTTPStatus())
 	w.Write(b)
 }

@@ -195,7 +195,7 @@ func TestHubEventsAndClients(t *testing.T) {
 		t.Fatalf("connected: %d %s", w.Code, w.Body)
 	}
 	w := f.do(t, call{"connections", "disconnected", "application/json", []byte(`{"type":11,"error":"gone"}`)})
-	if w.Code != 500 || !strings.Contains(w.Body.String(), serverless.CodeEventFailed) || reason != "gone" {
+	if w.Code != 500 || !strings.Contains(w.Body.String(), `"code":"`+signalr.UpstreamHandlerFailed.String()+`"`) || reason != "gone" {
 		t.Fatalf("disconnected: %d %s %q", w.Code, w.Body, reason)
 	}
 	if c := completion(t, f.do(t, invokeJSON("join", "1", `["room 1"]`)), "json"); c.Error != "" {
@@ -231,13 +231,13 @@ func TestHubTimeoutAndRefusals(t *testing.T) {
 		t.Fatalf("timeout: %+v", c)
 	}
 	other := f.hub.Dispatch(context.Background(), &signalr.UpstreamRequest{Hub: "news", Category: "messages", Target: "x"})
-	if other.Refused == nil || other.Refused.Status != 404 || other.Refused.Code != serverless.CodeUnknownHub {
+	if other.Refused == nil || other.Refused.Kind.HTTPStatus() != 404 || other.Refused.Kind != signalr.UpstreamUnknownHub {
 		t.Fatalf("other hub: %+v", other)
 	}
 	r := httptest.NewRequest(http.MethodPost, "/api/upstream", strings.NewReader(`{}`))
 	w := httptest.NewRecorder()
 	f.hub.ServeHTTP(w, r)
-	if w.Code != 400 || !strings.Contains(w.Body.String(), signalr.CodeUpstreamMissingHeader) {
+	if w.Code != 400 || !strings.Contains(w.Body.String(), `"code":"`+signalr.UpstreamMissingHeader.String()+`"`) {
 		t.Fatalf("unsigned garbage: %d %s", w.Code, w.Body)
 	}
 }
