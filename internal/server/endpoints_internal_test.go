@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -78,120 +79,128 @@ func apperrCode(err error) string { return apperr.Code(err) }
 // TestEntraNegotiate: with an identity-based setting, negotiate signs with
 // the key the service hands out (GET /api/v1/auth/accessKey, Entra bearer)
 // and names it in kid; building the server makes no network call, and the
-// first negotiate waits for the key.
+// first negotiate waits for the key. It runs in a synctest bubble against
+// an in-memory service, so the slow key fetch costs no real time.
 func TestEntraNegotiate(t *testing.T) {
-	const derived = "derived-key-0123456789-0123456789-0123456789"
-	var fetches atomic.Int32
-	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/auth/accessKey" || r.Header.Get("Authorization") != "Bearer entra-token" {
-			http.Error(w, "unexpected "+r.URL.Path, http.StatusUnauthorized)
-			return
+	synctest.Test(t, func(t *testing.T) {
+		const derived = "derived-key-0123456789-0123456789-0123456789"
+		const fetchTime = 100 * time.Millisecond
+		var fetches atomic.Int32
+		svc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/api/v1/auth/accessKey" || r.Header.Get("Authorization") != "Bearer entra-token" {
+				http.Error(w, "unexpected "+r.URL.Path, http.StatusUnauthorized)
+				return
+			}
+			fetches.Add(1)
+			time.Sleep(fetchTime) // a slow service, on the bubble's clock
+			json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-1", "AccessKey": derived})
+		})
+		cred := &testutil.Credential{Token: "entra-token"}
+		env := []string{
+			"AzureSignalRConnectionString__serviceUri=http://127.0.0.1:1",
+			"AzureSignalRConnectionString__credential=managedidentity",
 		}
-		fetches.Add(1)
-		time.Sleep(100 * time.Millisecond)
-		json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-1", "AccessKey": derived})
-	}))
-	defer svc.Close()
-	cred := &testutil.Credential{Token: "entra-token"}
-	env := []string{
-		"AzureSignalRConnectionString__serviceUri=" + svc.URL,
-		"AzureSignalRConnectionString__credential=managedidentity",
-	}
-	s, err := newServer(testConfig(), slog.New(slog.DiscardHandler), env, &clientConfig{credential: cred})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if fetches.Load() != 0 || cred.Calls() != 0 {
-		t.Fatalf("construction made network calls: %d key fetches, %d token requests", fetches.Load(), cred.Calls())
-	}
-	h := httptest.NewServer(s)
-	defer h.Close()
-	for i := range 3 {
-		resp, err := http.Post(h.URL+"/api/negotiate", "text/plain", nil)
+		cc := &clientConfig{credential: cred}
+		cc.Transport = testutil.HandlerTransport{H: svc}
+		s, err := newServer(testConfig(), slog.New(slog.DiscardHandler), env, cc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r struct{ URL, AccessToken string }
-		json.NewDecoder(resp.Body).Decode(&r)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("negotiate %d = %d", i, resp.StatusCode)
+		defer s.Close()
+		synctest.Wait()
+		if fetches.Load() != 0 || cred.Calls() != 0 {
+			t.Fatalf("construction made network calls: %d key fetches, %d token requests", fetches.Load(), cred.Calls())
 		}
-		tok, err := jwt.Parse(r.AccessToken, func(*jwt.Token) (any, error) { return []byte(derived), nil }, jwt.WithValidMethods([]string{"HS256"}))
-		if err != nil {
-			t.Fatalf("token does not verify with the service-issued key: %v", err)
+		for i := range 3 {
+			start := time.Now()
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/negotiate", nil))
+			took := time.Since(start)
+			if rec.Code != 200 {
+				t.Fatalf("negotiate %d = %d %s", i, rec.Code, rec.Body)
+			}
+			if i == 0 && took < fetchTime {
+				t.Errorf("first negotiate answered after %v, before the key fetch (%v) ended", took, fetchTime)
+			}
+			if i > 0 && took != 0 {
+				t.Errorf("negotiate %d waited %v with the key cached", i, took)
+			}
+			var r struct{ URL, AccessToken string }
+			json.Unmarshal(rec.Body.Bytes(), &r)
+			tok, err := jwt.Parse(r.AccessToken, func(*jwt.Token) (any, error) { return []byte(derived), nil }, jwt.WithValidMethods([]string{"HS256"}))
+			if err != nil {
+				t.Fatalf("token does not verify with the service-issued key: %v", err)
+			}
+			if tok.Header["kid"] != "kid-1" {
+				t.Errorf("kid = %v, want the service's KeyId", tok.Header["kid"])
+			}
 		}
-		if tok.Header["kid"] != "kid-1" {
-			t.Errorf("kid = %v, want the service's KeyId", tok.Header["kid"])
+		if n := fetches.Load(); n != 1 {
+			t.Errorf("%d key fetches for 3 negotiates, want 1 (cached)", n)
 		}
-	}
-	if n := fetches.Load(); n != 1 {
-		t.Errorf("%d key fetches for 3 negotiates, want 1 (cached)", n)
-	}
+	})
 }
 
 // TestEntraKeyKeptFreshWhileIdle: after the first negotiate, the signing key
 // is refreshed in the background on the SDK's timing although no client
 // negotiates, so the next negotiate after a long idle period does not wait
-// for a fetch.
+// for a fetch. It runs in a synctest bubble (in-memory service, the
+// production key-check interval), so hours pass in no real time and each
+// check follows synctest.Wait, when the background work has settled.
 func TestEntraKeyKeptFreshWhileIdle(t *testing.T) {
-	var fetches atomic.Int32
-	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := fetches.Add(1)
-		json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-" + strconv.Itoa(int(n)), "AccessKey": "key-0123456789-0123456789-0123456789"})
-	}))
-	defer svc.Close()
-	var offset atomic.Int64 // fake clock: real time plus offset
-	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	env := []string{"AzureSignalRConnectionString__serviceUri=" + svc.URL, "AzureSignalRConnectionString__credential=managedidentity"}
-	cfg := testConfig()
-	cfg.HealthInterval = 0
-	s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, &clientConfig{ClientOptions: signalr.ClientOptions{Now: now}, credential: &testutil.Credential{Token: "entra-token"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.endpoints.keyEvery = 10 * time.Millisecond
-	s.Start(context.Background())
-
-	negotiate := func() string {
-		t.Helper()
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/negotiate", nil))
-		if rec.Code != 200 {
-			t.Fatalf("negotiate = %d %s", rec.Code, rec.Body)
+	synctest.Test(t, func(t *testing.T) {
+		var fetches atomic.Int32
+		svc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := fetches.Add(1)
+			json.NewEncoder(w).Encode(map[string]string{"KeyId": "kid-" + strconv.Itoa(int(n)), "AccessKey": "key-0123456789-0123456789-0123456789"})
+		})
+		env := []string{"AzureSignalRConnectionString__serviceUri=http://127.0.0.1:1", "AzureSignalRConnectionString__credential=managedidentity"}
+		cfg := testConfig()
+		cfg.HealthInterval = 0
+		cc := &clientConfig{credential: &testutil.Credential{Token: "entra-token"}}
+		cc.Transport = testutil.HandlerTransport{H: svc}
+		s, err := newServer(cfg, slog.New(slog.DiscardHandler), env, cc)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var r struct{ AccessToken string }
-		json.Unmarshal(rec.Body.Bytes(), &r)
-		tok, _, _ := jwt.NewParser().ParseUnverified(r.AccessToken, jwt.MapClaims{})
-		return tok.Header["kid"].(string)
-	}
-	time.Sleep(50 * time.Millisecond)
-	if n := fetches.Load(); n != 0 {
-		t.Fatalf("%d key fetches before any negotiate: starting must make no network call", n)
-	}
-	if kid := negotiate(); kid != "kid-1" {
-		t.Fatalf("first kid %s", kid)
-	}
-	offset.Store(int64(56 * time.Minute)) // past the 55-minute refresh, nobody negotiating
-	waitFor(t, func() bool { return fetches.Load() == 2 })
-	offset.Store(int64(150 * time.Minute)) // past the first key's 120-minute life
-	waitFor(t, func() bool { return fetches.Load() == 3 })
-	if kid := negotiate(); kid != "kid-3" {
-		t.Errorf("kid after an idle 150 minutes = %s, want the key refreshed in the background (kid-3)", kid)
-	}
-	if n := fetches.Load(); n != 3 {
-		t.Errorf("%d fetches; negotiate should have used the refreshed key", n)
-	}
-}
+		defer s.Close()
+		s.Start(context.Background())
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
+		negotiate := func() string {
+			t.Helper()
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/negotiate", nil))
+			if rec.Code != 200 {
+				t.Fatalf("negotiate = %d %s", rec.Code, rec.Body)
+			}
+			var r struct{ AccessToken string }
+			json.Unmarshal(rec.Body.Bytes(), &r)
+			tok, _, _ := jwt.NewParser().ParseUnverified(r.AccessToken, jwt.MapClaims{})
+			return tok.Header["kid"].(string)
 		}
-	}
-	t.Fatal("condition not reached within 3s")
+		time.Sleep(3*keyCheckInterval + keyCheckInterval/2) // several background key checks
+		synctest.Wait()
+		if n := fetches.Load(); n != 0 {
+			t.Fatalf("%d key fetches before any negotiate: starting must make no network call", n)
+		}
+		if kid := negotiate(); kid != "kid-1" {
+			t.Fatalf("first kid %s", kid)
+		}
+		time.Sleep(56*time.Minute + keyCheckInterval/2) // past the 55-minute refresh, nobody negotiating
+		synctest.Wait()
+		if n := fetches.Load(); n != 2 {
+			t.Fatalf("%d key fetches 56 idle minutes after the first, want 2 (refreshed in the background)", n)
+		}
+		time.Sleep(150*time.Minute - 56*time.Minute) // past the first key's 120-minute life
+		synctest.Wait()
+		if n := fetches.Load(); n != 3 {
+			t.Fatalf("%d key fetches 150 idle minutes after the first, want 3", n)
+		}
+		if kid := negotiate(); kid != "kid-3" {
+			t.Errorf("kid after an idle 150 minutes = %s, want the key refreshed in the background (kid-3)", kid)
+		}
+		if n := fetches.Load(); n != 3 {
+			t.Errorf("%d fetches; negotiate should have used the refreshed key", n)
+		}
+	})
 }
