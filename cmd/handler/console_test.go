@@ -30,10 +30,7 @@ func TestConsoleSeverity(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.errOnly.String(), `"level":"WARN"`) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	p.errOnly.Await(`"level":"WARN"`, 5*time.Second) // the forged-header warning; checked below
 	levels := map[string]map[string]bool{}
 	for stream, buf := range map[string]*testutil.SyncBuffer{"stdout": p.outOnly, "stderr": p.errOnly} {
 		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {

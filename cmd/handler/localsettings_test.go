@@ -45,16 +45,13 @@ func TestBinaryReadsLocalSettings(t *testing.T) {
 		cmd.Wait()
 	})
 	base := "http://127.0.0.1:" + port
-	ready := false
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) { // polled as the host polls
-		if resp, err := http.Get(base + "/"); err == nil {
-			resp.Body.Close()
-			ready = true
-			break
-		}
+	if !out.Await(`"msg":"listening"`, 10*time.Second) {
+		t.Fatalf("the handler did not log that it listens:\n%s", out)
 	}
-	if !ready {
-		t.Fatalf("the handler did not listen on Host.LocalHttpPort %s:\n%s", port, out)
+	if resp, err := http.Get(base + "/"); err != nil {
+		t.Fatalf("the handler did not listen on Host.LocalHttpPort %s: %v\n%s", port, err, out)
+	} else {
+		resp.Body.Close()
 	}
 
 	resp, err := http.Post(base+"/api/negotiate?negotiateVersion=1", "application/json", nil)

@@ -63,8 +63,8 @@ type handlerProc struct {
 }
 
 // startHandler starts the binary with env (plus a random
-// FUNCTIONS_CUSTOMHANDLER_PORT) and polls GET / until it answers, as the
-// host does every 25 ms.
+// FUNCTIONS_CUSTOMHANDLER_PORT), waits for its "listening" line and checks
+// that GET / answers at once then, as the host's next port check would.
 func startHandler(t *testing.T, env ...string) *handlerProc {
 	t.Helper()
 	port := freePort(t)
@@ -94,17 +94,15 @@ func startHandler(t *testing.T, env ...string) *handlerProc {
 			<-done
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.base + "/")
-		if err == nil {
-			resp.Body.Close()
-			return p
-		}
-		time.Sleep(25 * time.Millisecond)
+	if !out.Await(`"msg":"listening"`, 10*time.Second) {
+		t.Fatalf("handler did not log that it listens within 10s; output:\n%s", out)
 	}
-	t.Fatalf("handler did not answer GET / within 10s; output:\n%s", out.String())
-	return nil
+	resp, err := http.Get(p.base + "/")
+	if err != nil {
+		t.Fatalf("handler logged that it listens but GET / failed: %v; output:\n%s", err, out)
+	}
+	resp.Body.Close()
+	return p
 }
 
 func repoRoot(t *testing.T) string {
@@ -439,7 +437,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("broadcast to a dead service = %d, want 502", resp.StatusCode)
 	}
-	time.Sleep(100 * time.Millisecond)
+	p.stdout.Await("service.unreachable", 5*time.Second) // the failure's log line, copied from the child's pipe
 	out := p.stdout.String()
 	if !strings.Contains(out, `"level":"DEBUG"`) || !strings.Contains(out, "service.unreachable") {
 		t.Fatalf("expected debug and failure logs, got:\n%s", out)

@@ -178,10 +178,7 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("negotiate after the silent connections timed out: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.errOnly.String(), "connection limit reached") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.errOnly.Await("connection limit reached", 5*time.Second) // the warning; checked below
 	line := ""
 	for _, l := range strings.Split(p.errOnly.String(), "\n") {
 		if strings.Contains(l, "connection limit reached") {

@@ -25,15 +25,12 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	go func() { done <- run(ctx, []string{"handler"}, env, out, io.Discard) }()
 
 	base := "http://127.0.0.1:" + port
-	var resp *http.Response
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if resp, err = http.Post(base+"/api/negotiate", "text/plain", nil); err == nil {
-			break
-		}
+	if !out.Await(`"msg":"listening"`, 5*time.Second) {
+		t.Fatalf("run never logged that it listens:\n%s", out)
 	}
+	resp, err := http.Post(base+"/api/negotiate", "text/plain", nil)
 	if err != nil {
-		t.Fatalf("run never listened: %v\n%s", err, out)
+		t.Fatalf("run logged that it listens, but negotiate failed: %v\n%s", err, out)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -80,19 +77,16 @@ func TestRunWarnsMissingVersion(t *testing.T) {
 	stdout, stderr := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"handler"}, env, stdout, stderr) }()
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) { // polled as the host polls
-		var resp *http.Response
-		if resp, err = http.Post("http://127.0.0.1:"+port+"/api/negotiate", "application/json", nil); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				t.Errorf("negotiate %d", resp.StatusCode)
-			}
-			break
-		}
+	if !stdout.Await(`"msg":"listening"`, 5*time.Second) {
+		t.Fatalf("run never logged that it listens:\n%s%s", stdout, stderr)
 	}
+	resp, err := http.Post("http://127.0.0.1:"+port+"/api/negotiate", "application/json", nil)
 	if err != nil {
-		t.Fatalf("run never listened: %v\n%s%s", err, stdout, stderr)
+		t.Fatalf("run logged that it listens, but negotiate failed: %v\n%s%s", err, stdout, stderr)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("negotiate %d", resp.StatusCode)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -149,7 +149,7 @@ func TestSoakSlowClients(t *testing.T) {
 			wg.Add(1)
 			go slow()
 		}
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // the load's rate against a real process: a wave per wall-clock second, no event to wait for
 		maxFDs = max(maxFDs, openFDs(t, pid))
 	}
 	close(stop)
@@ -223,9 +223,9 @@ func TestSoakMixed(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(d / 10)
+	time.Sleep(d / 10) // the soak is a wall-clock duration of load on a real process: no event ends it
 	rssEarly := currentRSS(t, pid)
-	time.Sleep(d - d/10)
+	time.Sleep(d - d/10) // (as above)
 	close(stop)
 	wg.Wait()
 	rssEnd := currentRSS(t, pid)
