@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -136,30 +137,39 @@ func TestNegotiateChecksTheAnswer(t *testing.T) {
 	}
 }
 
+// TestRunLoadCountsErrorsAndStopsInTime runs the load loop in a synctest
+// bubble: each call takes 1 ms of the bubble's clock, so the run ends at its
+// duration exactly, whatever the machine's load.
 func TestRunLoadCountsErrorsAndStopsInTime(t *testing.T) {
-	n := 0
-	mu := make(chan struct{}, 1)
-	mu <- struct{}{}
-	res := runLoad(context.Background(), "t", func(ctx context.Context) error {
-		<-mu
-		n++
-		odd := n%2 == 1
+	synctest.Test(t, func(t *testing.T) {
+		const dur, callTime = 100 * time.Millisecond, time.Millisecond
+		n := 0
+		mu := make(chan struct{}, 1)
 		mu <- struct{}{}
-		time.Sleep(time.Millisecond)
-		if odd {
-			return context.DeadlineExceeded
+		res := runLoad(context.Background(), "t", func(ctx context.Context) error {
+			<-mu
+			n++
+			odd := n%2 == 1
+			mu <- struct{}{}
+			time.Sleep(callTime) // the call's duration, on the bubble's clock
+			if odd {
+				return context.DeadlineExceeded
+			}
+			return nil
+		}, 2, dur)
+		if res.OK == 0 || res.Errors == 0 || res.FirstError == "" {
+			t.Fatalf("ok=%d errors=%d first=%q", res.OK, res.Errors, res.FirstError)
 		}
-		return nil
-	}, 2, 100*time.Millisecond)
-	if res.OK == 0 || res.Errors == 0 || res.FirstError == "" {
-		t.Fatalf("ok=%d errors=%d first=%q", res.OK, res.Errors, res.FirstError)
-	}
-	if res.Elapsed > 2*time.Second {
-		t.Fatalf("run took %s for a 100 ms duration", res.Elapsed)
-	}
-	if res.Latency.N != res.OK || res.RPS <= 0 {
-		t.Fatalf("latency n=%d ok=%d rps=%f", res.Latency.N, res.OK, res.RPS)
-	}
+		if res.Elapsed != dur {
+			t.Fatalf("run took %s for a %s duration", res.Elapsed, dur)
+		}
+		if res.OK+res.Errors != 2*int(dur/callTime) {
+			t.Errorf("%d ok + %d errors, want %d calls (2 workers, %s each)", res.OK, res.Errors, 2*int(dur/callTime), callTime)
+		}
+		if res.Latency.N != res.OK || res.RPS <= 0 {
+			t.Fatalf("latency n=%d ok=%d rps=%f", res.Latency.N, res.OK, res.RPS)
+		}
+	})
 }
 
 // TestMsgpackRecordsAcrossFrames feeds a MessagePack client records split
