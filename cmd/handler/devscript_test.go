@@ -50,16 +50,15 @@ func TestDevScriptCtrlC(t *testing.T) {
 	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 
 	open := "Open http://localhost:" + hp + "/chat/"
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), open) {
-		if time.Now().After(deadline) {
+	said := make(chan bool, 1)
+	go func() { said <- out.Await(open, 20*time.Second) }()
+	select {
+	case ok := <-said:
+		if !ok {
 			t.Fatalf("no %q within 20s:\n%s", open, out)
 		}
-		select {
-		case err := <-done:
-			t.Fatalf("dev.sh exited early (%v):\n%s", err, out)
-		case <-time.After(20 * time.Millisecond):
-		}
+	case err := <-done:
+		t.Fatalf("dev.sh exited early (%v):\n%s", err, out)
 	}
 	resp, err := http.Get("http://127.0.0.1:" + hp + "/chat/")
 	if err != nil || resp.StatusCode != 200 {

@@ -225,7 +225,7 @@ func TestSoakMixed(t *testing.T) {
 	}
 	time.Sleep(d / 10) // the soak is a wall-clock duration of load on a real process: no event ends it
 	rssEarly := currentRSS(t, pid)
-	time.Sleep(d - d/10) // (as above)
+	time.Sleep(d - d/10) // the rest of the soak's wall-clock duration: no event ends it
 	close(stop)
 	wg.Wait()
 	rssEnd := currentRSS(t, pid)

@@ -120,21 +120,21 @@ func TestHealthNeverStale(t *testing.T) {
 		// Half a second later the unhealthy verdict is reported with its age,
 		// without probing again.
 		svc.mode.Store(svcUp)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the bubble's clock: no real wait
 		before := svc.probes.Load()
 		status, h = getHealth(t, s)
 		if status != http.StatusServiceUnavailable || *h.Endpoints[0].AgeSeconds != 0.5 || svc.probes.Load() != before {
 			t.Fatalf("0.5s later = %d %+v (probes %d→%d)", status, h, before, svc.probes.Load())
 		}
 		// A second after the failed probe, the service is probed again.
-		time.Sleep(600 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond) // the bubble's clock
 		if status, h = getHealth(t, s); status != http.StatusOK || !h.Endpoints[0].Healthy {
 			t.Fatalf("after recovery = %d %+v", status, h)
 		}
 
 		// A successful REST call ends an unhealthy verdict at once.
 		svc.mode.Store(svcFailing)
-		time.Sleep(2 * time.Minute) // the healthy verdict is stale now
+		time.Sleep(2 * time.Minute) // the bubble's clock: the healthy verdict is stale now
 		if status, _ = getHealth(t, s); status != http.StatusServiceUnavailable {
 			t.Fatalf("failing service: health %d", status)
 		}
@@ -162,7 +162,7 @@ func TestBroadcastsResumeAfterRecovery(t *testing.T) {
 				svc.mode.Store(svcFailing)
 				open := false
 				for range 300 { // a minute of failing broadcasts
-					time.Sleep(200 * time.Millisecond)
+					time.Sleep(200 * time.Millisecond) // the bubble's clock
 					if _, code := broadcast(t, s); code == "service.circuit_open" {
 						open = true
 					}
@@ -186,7 +186,7 @@ func TestBroadcastsResumeAfterRecovery(t *testing.T) {
 					if status == http.StatusAccepted {
 						break
 					}
-					time.Sleep(200 * time.Millisecond)
+					time.Sleep(200 * time.Millisecond) // the bubble's clock: a caller retrying every 200 ms
 				}
 				if d := time.Since(recovered); d > 5*time.Second {
 					t.Errorf("broadcasts resumed %v after the recovery, want within 5s", d)
