@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/serverless-signalr/functions-go/emulator"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 )
 
 const testKey = "test-access-key-0123456789-abcdefghijklmnop"
@@ -29,20 +29,11 @@ type env struct {
 	srv *httptest.Server
 	// aud base: scheme://host without port, as the SDK builds it.
 	audBase string
-	clock   *fakeClock
-}
-
-// fakeClock is a settable clock for token expiry and ttl.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+	// clock is the emulator's clock (token expiry, TTL).
+	clock *testutil.Clock
+	// log receives every record of the emulator's logger as JSON, at
+	// debug: tests wait for the events it logs (a connection's end).
+	log *testutil.SyncBuffer
 }
 
 func newEnv(t *testing.T, opts emulator.Options) *env {
@@ -50,10 +41,13 @@ func newEnv(t *testing.T, opts emulator.Options) *env {
 	if opts.AccessKey == "" {
 		opts.AccessKey = testKey
 	}
+	log := &testutil.SyncBuffer{}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+		opts.Logger = slog.New(slog.NewMultiHandler(
+			slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}),
+			slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}
-	clock := &fakeClock{now: time.Now().Truncate(time.Second)}
+	clock := testutil.NewClock(time.Now().Truncate(time.Second))
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
@@ -64,7 +58,7 @@ func newEnv(t *testing.T, opts emulator.Options) *env {
 		srv.Close()
 	})
 	u, _ := url.Parse(srv.URL)
-	return &env{t: t, em: em, srv: srv, audBase: "http://" + u.Hostname(), clock: clock}
+	return &env{t: t, em: em, srv: srv, audBase: "http://" + u.Hostname(), clock: clock, log: log}
 }
 
 func sign(t *testing.T, key string, claims jwt.MapClaims) string {
