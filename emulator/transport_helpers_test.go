@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -241,18 +242,18 @@ func (hc *httpClient) waitEnd(d time.Duration) bool {
 	}
 }
 
-// waitGone waits until HEAD connection answers 404.
+// waitGone waits for the emulator's debug record that connection id of
+// hub has ended (logged once it is unregistered), then checks that HEAD
+// connection answers 404.
 func (e *env) waitGone(hub, id string) {
 	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r := e.rest("HEAD", "/api/hubs/"+hub+"/connections/"+id, apiV, "")
-		if r.status == http.StatusNotFound {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("connection %s still exists (HEAD %d)", id, r.status)
-		}
-		time.Sleep(10 * time.Millisecond)
+	h, _ := json.Marshal(hub)
+	c, _ := json.Marshal(id)
+	ended := `"msg":"emulator: client disconnected","hub":` + string(h) + `,"connectionId":` + string(c)
+	if !e.log.Await(ended, 10*time.Second) {
+		e.t.Errorf("no record of connection %s ending", id)
+	}
+	if r := e.rest("HEAD", "/api/hubs/"+hub+"/connections/"+id, apiV, ""); r.status != http.StatusNotFound {
+		e.t.Fatalf("connection %s still exists (HEAD %d)", id, r.status)
 	}
 }

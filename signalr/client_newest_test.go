@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/serverless-signalr/functions-go/signalr"
@@ -199,32 +200,39 @@ func TestInvokeFailuresAreNotRetried(t *testing.T) {
 }
 
 func TestInvokeTimeoutOverridesTryTimeout(t *testing.T) {
-	release := make(chan struct{})
-	rec := newRecorder(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
+	// In a synctest bubble (fake time, in-memory transport): the waits
+	// below take no real time.
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		opts := quietOptions()
+		opts.Retry.TryTimeout = 50 * time.Millisecond
+		c := memClient(t, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"result":42}`))
+		}, opts)
+		// The default per-try timeout applies without Timeout.
+		if _, err := c.Invoke(context.Background(), "chat", "c1", signalr.Message{Target: "x"}, nil); outcome(err) != "timeout" {
+			t.Fatalf("without Timeout: %v, want a timeout", err)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"result":42}`))
+		// With a longer Timeout the call outlives the try timeout.
+		go func() {
+			time.Sleep(200 * time.Millisecond) // fake time: longer than TryTimeout
+			close(release)
+		}()
+		start := time.Now()
+		r, err := c.Invoke(context.Background(), "chat", "c1", signalr.Message{Target: "x"}, &signalr.InvokeOptions{Timeout: 10 * time.Second})
+		if err != nil || string(r.Result) != "42" {
+			t.Fatalf("with Timeout: %v %s", err, r.Result)
+		}
+		if d := time.Since(start); d != 200*time.Millisecond {
+			t.Fatalf("answered after %v, want when released (200ms)", d)
+		}
 	})
-	opts := quietOptions()
-	opts.Retry.TryTimeout = 50 * time.Millisecond
-	c := newTestClient(t, rec.srv.URL, opts)
-	// The default per-try timeout applies without Timeout.
-	if _, err := c.Invoke(context.Background(), "chat", "c1", signalr.Message{Target: "x"}, nil); outcome(err) != "timeout" {
-		t.Fatalf("without Timeout: %v, want a timeout", err)
-	}
-	// With a longer Timeout the call outlives the try timeout.
-	go func() {
-		time.Sleep(200 * time.Millisecond) // longer than TryTimeout
-		close(release)
-	}()
-	r, err := c.Invoke(context.Background(), "chat", "c1", signalr.Message{Target: "x"}, &signalr.InvokeOptions{Timeout: 10 * time.Second})
-	if err != nil || string(r.Result) != "42" {
-		t.Fatalf("with Timeout: %v %s", err, r.Result)
-	}
 }
 
 func TestListConnectionsInGroupPager(t *testing.T) {

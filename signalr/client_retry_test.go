@@ -361,6 +361,8 @@ func (s *switchable) serve(w http.ResponseWriter, _ *http.Request) {
 }
 
 func TestBreaker(t *testing.T) {
+	// A synctest bubble: each time.Sleep below moves the fake clock past a
+	// breaker deadline at once (no real wait, nothing to race with).
 	synctest.Test(t, func(t *testing.T) {
 		svc := &switchable{}
 		svc.fail.Store(true)
@@ -467,6 +469,8 @@ func TestBreakerRecoversWithin5s(t *testing.T) {
 		o := quietOptions()
 		o.Breaker = signalr.BreakerOptions{} // defaults
 		c := memClient(t, svc.serve, o)
+		// time.Sleep advances the bubble's fake clock: a minute of sends
+		// takes no real time.
 		tick := func() error { time.Sleep(100 * time.Millisecond); return sendToAll(c) }
 		for range 600 { // a minute of failing sends
 			tick()

@@ -26,17 +26,7 @@ func TestRunPrintsConnectionStringAndShutsDown(t *testing.T) {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-key", "k-for-test", "-log-level", "warn"}, &out)
 	}()
 
-	re := regexp.MustCompile(`Endpoint=http://localhost;Port=(\d+);AccessKey=k-for-test;Version=1\.0;`)
-	var port string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			port = m[1]
-			break
-		}
-	}
-	if port == "" {
-		t.Fatalf("no connection string in output:\n%s", out.String())
-	}
+	port := bannerPort(t, &out, regexp.MustCompile(`Endpoint=http://localhost;Port=(\d+);AccessKey=k-for-test;Version=1\.0;`))
 	// The second form, with the port in Endpoint, for parsers that ignore Port=.
 	if !strings.Contains(out.String(), "Dapr") || !strings.Contains(out.String(), "\nEndpoint=http://localhost:"+port+";AccessKey=k-for-test;Version=1.0;\n") {
 		t.Fatalf("no connection string with the port in Endpoint:\n%s", out.String())
@@ -58,6 +48,21 @@ func TestRunPrintsConnectionStringAndShutsDown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+// bannerPort waits for the banner's last line (the connection string with
+// the port in Endpoint, written in one piece) and returns the port re's
+// first group finds in the banner.
+func bannerPort(t *testing.T, out *testutil.SyncBuffer, re *regexp.Regexp) string {
+	t.Helper()
+	if !out.Await("Dapr's SignalR binding", 5*time.Second) {
+		t.Fatalf("no banner in output:\n%s", out.String())
+	}
+	m := re.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no connection string in output:\n%s", out.String())
+	}
+	return m[1]
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
@@ -98,17 +103,7 @@ func TestRunDefaultModeRefusesHandshakes(t *testing.T) {
 			t.Error("run did not return after cancel")
 		}
 	}()
-	re := regexp.MustCompile(`Port=(\d+);`)
-	var port string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			port = m[1]
-			break
-		}
-	}
-	if port == "" {
-		t.Fatalf("no connection string in output:\n%s", out.String())
-	}
+	port := bannerPort(t, &out, regexp.MustCompile(`Port=(\d+);`))
 	if !strings.Contains(out.String(), "(default mode)") || !strings.Contains(out.String(), emulator.DefaultModeNoServerError) {
 		t.Fatalf("the banner does not say default mode and its error:\n%s", out.String())
 	}
