@@ -24,7 +24,8 @@
 // *[ConnectionError] with a [ConnectionErrorKind] when there was no answer;
 // a *[CircuitOpenError] while the breaker fails fast; *[ArgumentError] and
 // *[PayloadTooLargeError] before anything is sent; *[ConnectionStringError]
-// with a [ConnectionStringErrorKind] from the parser. [IsOutcomeUnknown]
+// with a [ConnectionStringErrorKind] from the parser; *[UpstreamError] with
+// an [UpstreamErrorKind] for a refused upstream call. [IsOutcomeUnknown]
 // tells a send that may have been delivered although it failed.
 //
 // # Retry rule

@@ -12,7 +12,8 @@ import (
 
 // FromSignalR maps an error of the signalr SDK onto the taxonomy: the one
 // place where the SDK's typed errors (connection strings, arguments, the
-// service's answers, transport failures) become the handler's codes. The
+// service's answers, transport failures, refused upstream calls) become the
+// handler's codes. The
 // message keeps the SDK's text (and the service's error code); the hint is
 // the code's registered fix. Errors the SDK did not produce become
 // [CodeServiceTimeout] for a deadline and [CodeServiceError] otherwise.
