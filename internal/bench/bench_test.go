@@ -89,10 +89,11 @@ func TestInvocationOrderAndDuplicates(t *testing.T) {
 		`{"type":1,"target":"burst","arguments":[3]}`, // duplicate
 		`{"type":1,"target":"fanout","arguments":[1]}`,
 		`{"type":1,"target":"newMessage","arguments":["x"]}`,
+		`{"type":1,"target":"presence","arguments":[{"event":"connected"}]}`,
 		`not json`,
 	), now)
-	if c.burstN != 3 || c.outOrder != 1 || c.dups != 1 || c.unknown != 1 || c.newMsgs != 1 {
-		t.Fatalf("burstN=%d outOrder=%d dups=%d unknown=%d newMsgs=%d", c.burstN, c.outOrder, c.dups, c.unknown, c.newMsgs)
+	if c.burstN != 3 || c.outOrder != 1 || c.dups != 1 || c.unknown != 1 || c.newMsgs != 1 || c.presence != 1 {
+		t.Fatalf("burstN=%d outOrder=%d dups=%d unknown=%d newMsgs=%d presence=%d", c.burstN, c.outOrder, c.dups, c.unknown, c.newMsgs, c.presence)
 	}
 	if tr.burstFull.Load() != 0 {
 		t.Fatal("burst counted complete with 3 of 4")

@@ -49,8 +49,12 @@ type fanoutReport struct {
 	BurstOutOrder int            `json:"burst_out_of_order"`
 	Duplicates    int            `json:"duplicates"`
 	Unknown       int            `json:"unparsed_records"`
-	Disconnected  int            `json:"disconnected"`
-	DisconnectBy  string         `json:"disconnect_reason,omitempty"`
+	// Presence counts the chat hub's presence events the clients got (the
+	// emulator runs with the handler as its upstream: every connect is
+	// announced to every connected client, n(n-1)/2 records for n clients).
+	Presence     int    `json:"presence_events"`
+	Disconnected int    `json:"disconnected"`
+	DisconnectBy string `json:"disconnect_reason,omitempty"`
 }
 
 // benchFanout connects cfg.clients WebSocket clients (each negotiating
@@ -155,6 +159,7 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 		r.BurstOutOrder += c.outOrder
 		r.Duplicates += c.dups
 		r.Unknown += c.unknown
+		r.Presence += c.presence
 		if c.burstN == cfg.burst {
 			done = append(done, c.burstLast.Sub(b0))
 			if c.burstLast.After(last) {
@@ -217,6 +222,7 @@ func (r *fanoutReport) print(w io.Writer) {
 	fmt.Fprintf(w, "    MessagePack     %-7d  %-8s  %-8s  %-8s  %d\n", r.ClientsMsgpack, ms(r.SingleMsgpack.P50), ms(r.SingleMsgpack.P99), ms(r.SingleMsgpack.Max), r.BytesMsgpack)
 	fmt.Fprintf(w, "  burst of %d sequential broadcasts: sent in %s, all clients had all %d after %s (per client p50 %s, p99 %s)\n",
 		r.Burst, ms(r.BurstSend), r.Burst, ms(r.BurstAll), ms(r.BurstClient.P50), ms(r.BurstClient.P99))
-	fmt.Fprintf(w, "  burst lost %d, out of order %d, duplicates %d, unparsed records %d, clients disconnected %d\n\n",
+	fmt.Fprintf(w, "  burst lost %d, out of order %d, duplicates %d, unparsed records %d, clients disconnected %d\n",
 		r.BurstLost, r.BurstOutOrder, r.Duplicates, r.Unknown, r.Disconnected)
+	fmt.Fprintf(w, "  presence events received while connecting (the chat hub announces each connect to everyone): %d\n\n", r.Presence)
 }

@@ -98,6 +98,7 @@ type hubClient struct {
 	burstLast time.Time
 	closeErr  string
 	unknown   int // records that did not parse
+	presence  int // "presence" records: the chat hub announces every connect and disconnect to every client
 	// fanoutBytes is the size on the wire (with framing) of the last
 	// "fanout" record received.
 	fanoutBytes int
@@ -354,6 +355,8 @@ func (c *hubClient) invoked(target string, n int, now time.Time, size int) {
 	case "newMessage":
 		c.newMsgs++
 		c.tr.newMsgs.Add(1)
+	case "presence":
+		c.presence++
 	case "fanout":
 		if n < 0 || n >= len(c.roundAt) {
 			c.unknown++
