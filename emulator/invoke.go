@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 )
@@ -33,22 +32,6 @@ const (
 	codeInvocationFailed  = "Error.Invocation.Failed"
 	codeInvocationTimeout = "Error.Invocation.Timeout"
 )
-
-// readBody reads a REST body within the size limit, answering 413/400 itself.
-func (e *Emulator) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, r, http.StatusRequestEntityTooLarge, codePayloadTooLarge, "body",
-				fmt.Sprintf("the body exceeds %d bytes, the REST API's message size limit", e.maxBody))
-			return nil, false
-		}
-		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "body", "could not read the body")
-		return nil, false
-	}
-	return body, true
-}
 
 // lookupConn returns the connection id of hub key, or answers 404.
 func (e *Emulator) lookupConn(w http.ResponseWriter, r *http.Request, key, id string) *conn {

@@ -143,21 +143,31 @@ func excludedSet(r *http.Request) map[string]struct{} {
 	return m
 }
 
-// restSend serves the four sends: one protocol-neutral message is queued to
-// every recipient and encoded at most once per protocol.
-func (e *Emulator) restSend(w http.ResponseWriter, r *http.Request, key string, rt restRoute) {
+// readBody reads a REST body within the size limit, answering 413/400 itself.
+func (e *Emulator) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, r, http.StatusRequestEntityTooLarge, codePayloadTooLarge, "body",
 				fmt.Sprintf("the body exceeds %d bytes, the REST API's message size limit", e.maxBody))
-			return
+			return nil, false
 		}
 		writeError(w, r, http.StatusBadRequest, codeInvalidRequest, "body", "could not read the body")
+		return nil, false
+	}
+	return body, true
+}
+
+// restSend serves the four sends: one protocol-neutral message is queued to
+// every recipient and encoded at most once per protocol.
+func (e *Emulator) restSend(w http.ResponseWriter, r *http.Request, key string, rt restRoute) {
+	body, ok := e.readBody(w, r)
+	if !ok {
 		return
 	}
 	var rec *outMessage
+	var err error
 	if isBinaryPayload(r) {
 		rec, err = decodeBinaryPayload(body)
 	} else {
