@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -45,63 +44,26 @@ type upClient struct {
 	recs chan map[string]any
 }
 
+// dialUpstreamClient connects one JSON client through the handler's
+// negotiate (dialHub) and queues every record it receives.
 func dialUpstreamClient(ctx context.Context, hc *http.Client, handlerBase string) (*upClient, error) {
-	nr, err := negotiate(ctx, hc, handlerBase+"/api/negotiate?negotiateVersion=1")
+	c, rest, err := dialHub(ctx, hc, handlerBase+"/api/negotiate?negotiateVersion=1", false)
 	if err != nil {
 		return nil, err
-	}
-	u, err := url.Parse(nr.URL)
-	if err != nil {
-		return nil, err
-	}
-	neg := *u
-	neg.Path = strings.TrimSuffix(neg.Path, "/") + "/negotiate"
-	q := neg.Query()
-	q.Set("negotiateVersion", "1")
-	neg.RawQuery = q.Encode()
-	req, _ := http.NewRequestWithContext(ctx, "POST", neg.String(), nil)
-	req.Header.Set("Authorization", "Bearer "+nr.AccessToken)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	var cn struct{ ConnectionToken string }
-	if err := json.Unmarshal(b, &cn); err != nil || cn.ConnectionToken == "" {
-		return nil, fmt.Errorf("service negotiate: %d %s", resp.StatusCode, truncateBytes(b, 200))
-	}
-	ws := *u
-	ws.Scheme = "ws"
-	q = ws.Query()
-	q.Set("id", cn.ConnectionToken)
-	q.Set("access_token", nr.AccessToken)
-	ws.RawQuery = q.Encode()
-	c, _, err := websocket.Dial(ctx, ws.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Write(ctx, websocket.MessageText, []byte(`{"protocol":"json","version":1}`+"\x1e")); err != nil {
-		c.CloseNow()
-		return nil, err
-	}
-	if _, data, err := c.Read(ctx); err != nil || string(data) != "{}\x1e" {
-		c.CloseNow()
-		return nil, fmt.Errorf("handshake answer %q: %v", truncateBytes(data, 100), err)
 	}
 	uc := &upClient{ws: c, recs: make(chan map[string]any, 1024)}
 	go func() {
 		defer close(uc.recs)
-		for {
-			_, data, err := c.Read(context.Background())
-			if err != nil {
-				return
-			}
+		for data := rest; ; {
 			for _, rec := range bytes.Split(data, []byte{recordSep}) {
 				var m map[string]any
 				if len(rec) > 0 && json.Unmarshal(rec, &m) == nil {
 					uc.recs <- m
 				}
+			}
+			var err error
+			if _, data, err = c.Read(context.Background()); err != nil {
+				return
 			}
 		}
 	}()

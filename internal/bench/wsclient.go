@@ -104,20 +104,35 @@ type hubClient struct {
 	fanoutBytes int
 }
 
-// connectHub does what the JS client does: the handler's negotiate, the
-// service's negotiate with the access token, then the WebSocket upgrade with
-// the token in the Authorization header and the JSON protocol handshake.
+// connectHub connects one client (dialHub) and starts its reader and pings.
 func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, tr *tracker, msgpackProto bool) (*hubClient, error) {
-	nr, err := negotiate(ctx, hc, handlerNegotiate)
+	conn, rest, err := dialHub(ctx, hc, handlerNegotiate, msgpackProto)
 	if err != nil {
 		return nil, err
 	}
+	c := &hubClient{conn: conn, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1), msgpack: msgpackProto}
+	c.handle(rest, time.Now())
+	go c.readLoop()
+	go c.pingLoop(msgpackProto)
+	return c, nil
+}
+
+// dialHub does what the JS client does: the handler's negotiate, the
+// service's negotiate with the access token, then the WebSocket upgrade with
+// the token in the Authorization header and the hub protocol handshake
+// (JSON, or MessagePack). It returns the connection and whatever followed
+// the handshake answer in its frame.
+func dialHub(ctx context.Context, hc *http.Client, handlerNegotiate string, msgpackProto bool) (*websocket.Conn, []byte, error) {
+	nr, err := negotiate(ctx, hc, handlerNegotiate)
+	if err != nil {
+		return nil, nil, err
+	}
 	u, err := url.Parse(nr.URL)
 	if err != nil {
-		return nil, fmt.Errorf("negotiate url: %w", err)
+		return nil, nil, fmt.Errorf("negotiate url: %w", err)
 	}
 	if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
-		return nil, fmt.Errorf("negotiate url %q is not loopback; the benchmark only talks to this machine", u.Redacted())
+		return nil, nil, fmt.Errorf("negotiate url %q is not loopback; the benchmark only talks to this machine", u.Redacted())
 	}
 	auth := "Bearer " + nr.AccessToken
 
@@ -129,26 +144,26 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 	nu.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, "POST", nu.String(), nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Authorization", auth)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("service negotiate: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+		return nil, nil, fmt.Errorf("service negotiate: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 	}
 	var sn struct {
 		ConnectionToken string `json:"connectionToken"`
 	}
 	if err := json.Unmarshal(body, &sn); err != nil || sn.ConnectionToken == "" {
-		return nil, fmt.Errorf("service negotiate: no connectionToken in %s", body)
+		return nil, nil, fmt.Errorf("service negotiate: no connectionToken in %s", body)
 	}
 
 	wu := *u
@@ -162,7 +177,7 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("websocket: %w", err)
+		return nil, nil, fmt.Errorf("websocket: %w", err)
 	}
 	conn.SetReadLimit(4 << 20)
 	hs := "{\"protocol\":\"json\",\"version\":1}\x1e"
@@ -171,23 +186,19 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 	}
 	if err := conn.Write(ctx, websocket.MessageText, []byte(hs)); err != nil {
 		conn.CloseNow()
-		return nil, fmt.Errorf("handshake write: %w", err)
+		return nil, nil, fmt.Errorf("handshake write: %w", err)
 	}
 	_, first, err := conn.Read(ctx)
 	if err != nil {
 		conn.CloseNow()
-		return nil, fmt.Errorf("handshake read: %w", err)
+		return nil, nil, fmt.Errorf("handshake read: %w", err)
 	}
 	answer, rest, ok := bytes.Cut(first, []byte{recordSep})
 	if !ok || string(answer) != "{}" {
 		conn.CloseNow()
-		return nil, fmt.Errorf("handshake refused: %q", truncateBytes(first, 200))
+		return nil, nil, fmt.Errorf("handshake refused: %q", truncateBytes(first, 200))
 	}
-	c := &hubClient{conn: conn, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1), msgpack: msgpackProto}
-	c.handle(rest, time.Now())
-	go c.readLoop()
-	go c.pingLoop(msgpackProto)
-	return c, nil
+	return conn, rest, nil
 }
 
 // clientPingInterval is how often the client pings, as @microsoft/signalr
