@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"io"
 	"io/fs"
 	"os"
@@ -158,7 +159,7 @@ func lastLine(s string) string {
 	if len(keep) > 3 {
 		keep = keep[len(keep)-3:]
 	}
-	return truncateBytes([]byte(strings.Join(keep, " | ")), 300)
+	return textutil.Truncate(strings.Join(keep, " | "), 300)
 }
 
 func (r *goBenchReport) print(w io.Writer) {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/serverless-signalr/functions-go/internal/netutil"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -131,7 +132,7 @@ func dialHub(ctx context.Context, hc *http.Client, handlerNegotiate string, msgp
 	if err != nil {
 		return nil, nil, fmt.Errorf("negotiate url: %w", err)
 	}
-	if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
+	if !netutil.IsLoopback(u.Hostname()) {
 		return nil, nil, fmt.Errorf("negotiate url %q is not loopback; the benchmark only talks to this machine", u.Redacted())
 	}
 	auth := "Bearer " + nr.AccessToken
@@ -196,7 +197,7 @@ func dialHub(ctx context.Context, hc *http.Client, handlerNegotiate string, msgp
 	answer, rest, ok := bytes.Cut(first, []byte{recordSep})
 	if !ok || string(answer) != "{}" {
 		conn.CloseNow()
-		return nil, nil, fmt.Errorf("handshake refused: %q", truncateBytes(first, 200))
+		return nil, nil, fmt.Errorf("handshake refused: %q", textutil.Truncate(string(first), 200))
 	}
 	return conn, rest, nil
 }
@@ -506,11 +507,4 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) boo
 		time.Sleep(time.Millisecond)
 	}
 	return true
-}
-
-func truncateBytes(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
 }
