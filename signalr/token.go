@@ -304,37 +304,16 @@ func (s *Signer) Sign(audience string, opts *TokenOptions) (string, error) {
 	return string(out), nil
 }
 
-// macPools caches, per key, a pool of keyed HMAC-SHA256 states for the
-// upstream signature checks (tokens use a [Signer] instead), so that a
-// check allocates nothing (crypto/hmac.New allocates five objects). Keys
-// are few (one per endpoint); the cache is emptied when it holds more than
-// maxMacPools keys.
-var macPools struct {
-	sync.RWMutex
-	m map[string]*sync.Pool
-}
-
-const maxMacPools = 16
-
-func macPoolFor(key string) *sync.Pool {
-	macPools.RLock()
-	p := macPools.m[key]
-	macPools.RUnlock()
-	if p != nil {
-		return p
-	}
-	macPools.Lock()
-	defer macPools.Unlock()
-	if p = macPools.m[key]; p != nil {
-		return p
-	}
-	if macPools.m == nil || len(macPools.m) >= maxMacPools {
-		macPools.m = make(map[string]*sync.Pool)
-	}
-	k := []byte(key)
-	p = &sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}
-	macPools.m[key] = p
-	return p
+// appendMAC appends HMAC-SHA256(key, msg) to dst with a pooled keyed state
+// (crypto/hmac.New allocates five objects): the upstream signature of a
+// connection id is this MAC under the same UTF-8 key bytes as a token's.
+func (s *Signer) appendMAC(dst []byte, msg string) []byte {
+	mac := s.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write([]byte(msg))
+	dst = mac.Sum(dst)
+	s.macs.Put(mac)
+	return dst
 }
 
 // ClientAccessToken returns a client access token for hub, signed with the

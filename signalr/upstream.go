@@ -133,8 +133,14 @@ type UpstreamValidator struct {
 }
 
 type upstreamKey struct {
-	value    string
+	signer   *Signer // the key's HMAC state, prepared once
 	endpoint int
+}
+
+// newUpstreamKey prepares a non-empty AccessKey for signature checks.
+func newUpstreamKey(key string, endpoint int) upstreamKey {
+	s, _ := NewSigner(AccessKey{Value: key}) // not empty: no error
+	return upstreamKey{signer: s, endpoint: endpoint}
 }
 
 // NewUpstreamValidator returns a validator for opts. It refuses a
@@ -146,12 +152,12 @@ func NewUpstreamValidator(opts UpstreamOptions) (*UpstreamValidator, error) {
 	}
 	for i, cs := range opts.Endpoints {
 		if cs != nil && cs.AccessKey != "" {
-			v.keys = append(v.keys, upstreamKey{cs.AccessKey, i})
+			v.keys = append(v.keys, newUpstreamKey(cs.AccessKey, i))
 		}
 	}
 	for i, k := range opts.AccessKeys {
 		if k != "" {
-			v.keys = append(v.keys, upstreamKey{k, len(opts.Endpoints) + i})
+			v.keys = append(v.keys, newUpstreamKey(k, len(opts.Endpoints)+i))
 		}
 	}
 	if len(v.keys) == 0 && v.verifyToken == nil && !v.allowUnsigned {

@@ -3,7 +3,6 @@ package signalr
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"hash"
 	"net/http"
 	"strings"
 )
@@ -26,22 +25,11 @@ func UpstreamSignature(connectionID string, keys ...string) string {
 			b = append(b, ',')
 		}
 		b = append(b, signaturePrefix...)
+		s, _ := signerFor(AccessKey{Value: k}) // k is not empty: no error
 		var sum [sha256.Size]byte
-		b = appendUpperHex(b, connectionMAC(k, connectionID, sum[:0]))
+		b = appendUpperHex(b, s.appendMAC(sum[:0], connectionID))
 	}
 	return string(b)
-}
-
-// connectionMAC appends HMAC-SHA256(key, id) to dst, with a pooled keyed
-// state (see macPoolFor).
-func connectionMAC(key, id string, dst []byte) []byte {
-	p := macPoolFor(key)
-	mac := p.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write([]byte(id))
-	dst = mac.Sum(dst)
-	p.Put(mac)
-	return dst
 }
 
 func appendUpperHex(dst, src []byte) []byte {
@@ -91,7 +79,7 @@ func (v *UpstreamValidator) checkSignature(sig, connectionID string) (int, *Upst
 	}
 	sums := make([]byte, 0, len(v.keys)*sha256.Size)
 	for _, k := range v.keys {
-		sums = connectionMAC(k.value, connectionID, sums)
+		sums = k.signer.appendMAC(sums, connectionID)
 	}
 	wellFormed := 0
 	rest := sig
