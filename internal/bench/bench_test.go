@@ -194,3 +194,29 @@ func TestMsgpackRecordsAcrossFrames(t *testing.T) {
 		t.Fatalf("roundGot=%d bytes=%d burstN=%d dups=%d full=%d unknown=%d", tr.roundGot[0].Load(), c.fanoutBytes, c.burstN, c.dups, tr.burstFull.Load(), c.unknown)
 	}
 }
+
+func TestBroadcastPhaseScore(t *testing.T) {
+	run := func(rps float64, p50 time.Duration) []loadResult {
+		return []loadResult{{Name: "x", RPS: rps / 2, Latency: latencySummary{P50: 10 * p50, P99: 10 * p50}}, {Name: "x", RPS: rps, Latency: latencySummary{P50: p50, P99: 2 * p50}}}
+	}
+	// ping 4000/s at 0.1 ms, raw 4000/s at 0.4 ms: floor 0.5 ms, series 2000/s.
+	ph := broadcastPhase{Concurrency: 1, Handler: run(1800, 550*time.Microsecond), SDK: run(3000, 500*time.Microsecond),
+		Raw: run(4000, 400*time.Microsecond), Ping: run(4000, 100*time.Microsecond)}
+	ph.score()
+	if ph.FloorP50 != 500*time.Microsecond || ph.FloorRatio != 1.1 || ph.SeriesRPS != 2000 || ph.SeriesRatio != 0.9 || !ph.Pass {
+		t.Fatalf("unloaded phase scored %+v", ph)
+	}
+	if ph.P50Ratio != 1.1 || ph.RPSRatio != 0.6 {
+		t.Fatalf("SDK ratios %v %v", ph.P50Ratio, ph.RPSRatio)
+	}
+	ph.Concurrency = 16 // the loaded goal is throughput: 0.9 ≥ 0.85
+	ph.score()
+	if !ph.Pass {
+		t.Fatal("loaded phase at 0.9× the series limit should pass")
+	}
+	ph.Handler = run(1600, 550*time.Microsecond)
+	ph.score()
+	if ph.Pass || ph.SeriesRatio != 0.8 {
+		t.Fatalf("loaded phase at 0.8× passed: %+v", ph)
+	}
+}
