@@ -56,10 +56,20 @@ func (inv *invocation) take() []string {
 // invocation, and lines logged after the handler returned are dropped.
 // Never log secrets: the lines reach the host's logs as they are.
 func Log(ctx context.Context, msg string) {
-	if ctx == nil {
-		return
-	}
-	if inv, ok := ctx.Value(invocationKey{}).(*invocation); ok {
+	if inv := invocationOf(ctx); inv != nil {
 		inv.add(msg)
 	}
+}
+
+// Logging reports whether [Log] records lines for ctx (the request came
+// through [Handler] in JSON mode), so that a caller can skip formatting a
+// line nobody will read.
+func Logging(ctx context.Context) bool { return invocationOf(ctx) != nil }
+
+func invocationOf(ctx context.Context) *invocation {
+	if ctx == nil {
+		return nil
+	}
+	inv, _ := ctx.Value(invocationKey{}).(*invocation)
+	return inv
 }

@@ -59,7 +59,6 @@ const (
 
 	// Broadcast.
 	CodeBroadcastInvalidJSON     = "broadcast.invalid_json"
-	CodeBroadcastUnsupportedType = "broadcast.unsupported_media_type"
 	CodeBroadcastMissingTarget   = "broadcast.missing_target"
 	CodeBroadcastUnknownAction   = "broadcast.unknown_action"
 	CodeBroadcastMissingID       = "broadcast.missing_id"
@@ -199,7 +198,6 @@ var registry = []Info{
 	{CodeAuthCriticalHeader, http.StatusUnauthorized, "The bearer token's header lists critical extensions (crit) the handler does not understand.", "Issue tokens without a crit header parameter; RFC 7515 requires refusing unknown critical extensions."},
 
 	{CodeBroadcastInvalidJSON, http.StatusBadRequest, "The broadcast body is not valid JSON.", "Send a JSON object or array of SignalR messages or group actions."},
-	{CodeBroadcastUnsupportedType, http.StatusUnsupportedMediaType, "The broadcast body's Content-Type is not application/json.", "Send `Content-Type: application/json`."},
 	{CodeBroadcastMissingTarget, http.StatusBadRequest, "A message has no target (the client method name).", "Add \"target\": \"newMessage\" (the name passed to connection.on)."},
 	{CodeBroadcastUnknownAction, http.StatusBadRequest, "A group action names an unknown action.", "Use add, remove or removeAll."},
 	{CodeBroadcastMissingID, http.StatusBadRequest, "A group action names neither a userId nor a connectionId.", "Add userId or connectionId."},

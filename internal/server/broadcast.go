@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,13 +50,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			s.fail(w, r, apperr.New(apperr.CodeBroadcastUnsupportedType, fmt.Sprintf("Content-Type %q is not JSON", textutil.Truncate(ct, 64)), ""))
-			return
-		}
-	}
+	// The Content-Type was checked before (checkBody: JSONBody).
 	hub, err := s.pickHub(r)
 	if err != nil {
 		e := apperr.As(err)
@@ -68,7 +60,7 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	items, err := decodeBroadcastFrom(http.MaxBytesReader(w, r.Body, maxBroadcastBody))
+	items, err := readBroadcast(http.MaxBytesReader(w, r.Body, maxBroadcastBody), r.ContentLength)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -105,7 +97,9 @@ func (s *Server) handleBroadcast(w http.ResponseWriter, r *http.Request) {
 		ir.Status = "sent"
 		res.Sent++
 	}
-	customhandler.Log(r.Context(), fmt.Sprintf("broadcast: %d of %d items sent to hub %s", res.Sent, len(items), hub))
+	if customhandler.Logging(r.Context()) {
+		customhandler.Log(r.Context(), fmt.Sprintf("broadcast: %d of %d items sent to hub %s", res.Sent, len(items), hub))
+	}
 	if failure != nil {
 		s.failWith(w, r, serviceError(failure), res)
 		return

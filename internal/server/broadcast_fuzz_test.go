@@ -1,14 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 )
 
 // FuzzDecodeBroadcast: any body either decodes into items that satisfy the
-// routing rules, or fails with a 4xx apperr; it never panics.
+// routing rules, or fails with a 4xx apperr; it never panics. The one-pass
+// decoder of whole bodies and the streaming decoder agree on every body.
 func FuzzDecodeBroadcast(f *testing.F) {
 	for _, s := range []string{
 		`{"target":"newMessage","arguments":["hi"]}`,
@@ -22,6 +25,10 @@ func FuzzDecodeBroadcast(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		items, err := decodeBroadcast(body)
+		streamed, serr := decodeBroadcastFrom(bytes.NewReader(body))
+		if (err == nil) != (serr == nil) || err != nil && err.Error() != serr.Error() || !reflect.DeepEqual(items, streamed) {
+			t.Fatalf("whole-body and streaming decoders disagree on %q:\n%+v %v\n%+v %v", body, items, err, streamed, serr)
+		}
 		if err != nil {
 			var e *apperr.Error
 			if !errors.As(err, &e) {

@@ -174,6 +174,10 @@ func (s *Server) overloaded(w http.ResponseWriter, r *http.Request, err *apperr.
 // isJSONContentType reports whether ct is application/json with at most a
 // charset parameter.
 func isJSONContentType(ct string) bool {
+	switch ct { // what clients send, without parsing
+	case "application/json", "application/json; charset=utf-8", "application/json;charset=utf-8", "application/json; charset=UTF-8":
+		return true
+	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
 		return false
