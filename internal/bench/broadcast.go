@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +51,11 @@ type broadcastPhase struct {
 	// Ping is GET / on the handler (no work, no service call): the cost
 	// of the extra HTTP hop alone.
 	Ping []loadResult `json:"handler_ping_runs,omitempty"`
+	// OneProc is the handler path on a second handler process started
+	// with GOMAXPROCS=1 (a tuning figure, not a goal); OneProcRatio is its
+	// p50 over the floor.
+	OneProc      []loadResult `json:"handler_gomaxprocs1_runs,omitempty"`
+	OneProcRatio float64      `json:"ratio_p50_floor_gomaxprocs1,omitempty"`
 	// FloorP50 is ping p50 + direct raw p50 (best runs); FloorRatio is the
 	// handler's p50 over it.
 	FloorP50   time.Duration `json:"floor_p50_ns"`
@@ -102,6 +109,22 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 	defer hc.CloseIdleConnections()
 	handlerOp := httpOp(hc, "POST", st.hBase()+"/api/broadcast", "application/json", body, http.StatusAccepted)
 
+	// The same handler on one P: fewer cross-thread wake-ups per hop.
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	oneBase := "http://127.0.0.1:" + strconv.Itoa(port)
+	one, err := startProc("handler (GOMAXPROCS=1)", st.handlerPath, nil, append(st.handlerEnv(port), "GOMAXPROCS=1"))
+	if err != nil {
+		return nil, err
+	}
+	defer one.stop()
+	if err := waitReady(ctx, one, "GET", oneBase+"/", 10*time.Second); err != nil {
+		return nil, err
+	}
+	oneOp := httpOp(hc, "POST", oneBase+"/api/broadcast", "application/json", body, http.StatusAccepted)
+
 	o := &signalr.ClientOptions{Logger: st.log}
 	o.Telemetry.ApplicationID = "bench"
 	sdk, err := signalr.NewClientFromConnectionString(st.connStr, o)
@@ -147,7 +170,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 
 	// One call of each path first: a misconfigured path fails here, not as
 	// a fast error loop.
-	for name, o := range map[string]op{"handler": handlerOp, "sdk": sdkOp, "raw": rawOp} {
+	for name, o := range map[string]op{"handler": handlerOp, "sdk": sdkOp, "raw": rawOp, "handler (GOMAXPROCS=1)": oneOp} {
 		if err := counted(o)(ctx); err != nil {
 			return nil, fmt.Errorf("%s broadcast: %w", name, err)
 		}
@@ -161,9 +184,10 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 			{"direct SDK", counted(sdkOp)},
 			{"direct raw", counted(rawOp)},
 			{"handler ping", httpOp(hc, "GET", st.hBase()+"/", "", nil, http.StatusOK)},
+			{"handler GOMAXPROCS=1", counted(oneOp)},
 		}
 		runs := alternate(ctx, targets, cfg.bcRounds, conc, cfg.bcDur, cfg.warm, func(s string) { progress(fmt.Sprintf("%s, %d workers", s, conc)) })
-		ph := broadcastPhase{Concurrency: conc, Handler: runs[0], SDK: runs[1], Raw: runs[2], Ping: runs[3]}
+		ph := broadcastPhase{Concurrency: conc, Handler: runs[0], SDK: runs[1], Raw: runs[2], Ping: runs[3], OneProc: runs[4]}
 		ph.score()
 		r.Phases = append(r.Phases, ph)
 	}
@@ -176,7 +200,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 	r.Lost = max(0, r.Expected-r.Received)
 	r.Disconnected, r.DisconnectBy = disconnected(listeners)
 	for _, ph := range r.Phases {
-		for _, x := range append(append(append([]loadResult{}, ph.Handler...), ph.SDK...), ph.Raw...) {
+		for _, x := range slices.Concat(ph.Handler, ph.SDK, ph.Raw, ph.OneProc) {
 			if x.Errors > 0 {
 				return r, fmt.Errorf("%s: %d failed broadcasts (first: %s)", x.Name, x.Errors, x.FirstError)
 			}
@@ -196,6 +220,9 @@ func (ph *broadcastPhase) score() {
 	if ping.Latency.P50 > 0 && raw.Latency.P50 > 0 {
 		ph.FloorP50 = ping.Latency.P50 + raw.Latency.P50
 		ph.FloorRatio = float64(h.Latency.P50) / float64(ph.FloorP50)
+		if len(ph.OneProc) > 0 {
+			ph.OneProcRatio = float64(best(ph.OneProc).Latency.P50) / float64(ph.FloorP50)
+		}
 	}
 	if ping.RPS > 0 && raw.RPS > 0 {
 		ph.SeriesRPS = 1 / (1/ping.RPS + 1/raw.RPS)
@@ -226,6 +253,7 @@ func (r *broadcastReport) print(w io.Writer) {
 	fmt.Fprintf(w, "  direct SDK = signalr.Client.SendToAll straight to the emulator REST\n")
 	fmt.Fprintf(w, "  direct raw = net/http POST …/:send straight to the emulator with a cached HS256 token\n")
 	fmt.Fprintf(w, "  ping       = GET / on ./handler: the bare cost of the extra HTTP hop\n")
+	fmt.Fprintf(w, "  GOMAXPROCS1 = the handler path on a second ./handler started with GOMAXPROCS=1 (tuning figure)\n")
 	fmt.Fprintf(w, "  floor      = ping p50 + direct raw p50; series limit = 1 / (1/ping msg/s + 1/direct raw msg/s)\n")
 	for _, ph := range r.Phases {
 		fmt.Fprintf(w, "\n  %d worker(s) per path:\n", ph.Concurrency)
@@ -239,6 +267,7 @@ func (r *broadcastReport) print(w io.Writer) {
 		rows("direct SDK", ph.SDK)
 		rows("direct raw", ph.Raw)
 		rows("ping", ph.Ping)
+		rows("GOMAXPROCS1", ph.OneProc)
 		if ph.Concurrency == 1 {
 			fmt.Fprintf(w, "  handler at %d worker(s): p50 %.2f× the floor (%s; target ≤ %.2f×) %s; throughput %.2f× the series limit\n",
 				ph.Concurrency, ph.FloorRatio, ms(ph.FloorP50), broadcastLatencyTarget, verdict(ph.Pass), ph.SeriesRatio)
@@ -246,7 +275,7 @@ func (r *broadcastReport) print(w io.Writer) {
 			fmt.Fprintf(w, "  handler at %d worker(s): throughput %.2f× the series limit (%.0f msg/s; target ≥ %.2f×) %s; p50 %.2f× the floor\n",
 				ph.Concurrency, ph.SeriesRatio, ph.SeriesRPS, broadcastThroughputTarget, verdict(ph.Pass), ph.FloorRatio)
 		}
-		fmt.Fprintf(w, "  handler/direct SDK: p50 %.2f×, p99 %.2f×, throughput %.2f×\n", ph.P50Ratio, ph.P99Ratio, ph.RPSRatio)
+		fmt.Fprintf(w, "  handler/direct SDK: p50 %.2f×, p99 %.2f×, throughput %.2f×; the handler on GOMAXPROCS=1: p50 %.2f× the floor\n", ph.P50Ratio, ph.P99Ratio, ph.RPSRatio, ph.OneProcRatio)
 	}
 	fmt.Fprintf(w, "\n  deliveries: %d broadcasts × %d listeners = %d expected, %d received, lost %d, listeners disconnected %d\n\n",
 		r.Sent, r.Listeners, r.Expected, r.Received, r.Lost, r.Disconnected)
