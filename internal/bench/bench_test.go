@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -218,5 +219,116 @@ func TestBroadcastPhaseScore(t *testing.T) {
 	ph.score()
 	if ph.Pass || ph.SeriesRatio != 0.8 {
 		t.Fatalf("loaded phase at 0.8× passed: %+v", ph)
+	}
+}
+
+// TestFanoutDrain checks the drain condition on clients fed records
+// directly: it waits for every client's own announcement, sends another
+// marker when presence came after one, and reports what never arrived.
+func TestFanoutDrain(t *testing.T) {
+	presence := func(id string) []byte {
+		return []byte(`{"type":1,"target":"presence","arguments":[{"connectionId":"` + id + `","userId":null,"event":"connected"}]}` + "\x1e")
+	}
+	marker := func(seq int) []byte {
+		return []byte(`{"type":1,"target":"drain","arguments":[` + strconv.Itoa(seq) + `]}` + "\x1e")
+	}
+	setup := func(n int) (*tracker, []*hubClient) {
+		tr := newTracker(1, 1)
+		var cs []*hubClient
+		for i := range n {
+			cs = append(cs, &hubClient{id: "c" + strconv.Itoa(i), tr: tr, roundAt: make([]time.Time, 1), seen: make([]bool, 2)})
+		}
+		return tr, cs
+	}
+	now := time.Unix(100, 0)
+
+	t.Run("late announcement", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			tr, cs := setup(3)
+			// Every client sees the others' announcements; c2's own comes late.
+			for _, c := range cs {
+				c.handle(presence("c0"), now)
+				c.handle(presence("c1"), now)
+			}
+			go func() {
+				time.Sleep(2 * time.Second)
+				for _, c := range cs {
+					c.handle(presence("c2"), now)
+				}
+			}()
+			var sent []int
+			send := func(target string, seq int) error {
+				if target != drainTarget {
+					t.Errorf("sent %q", target)
+				}
+				sent = append(sent, seq)
+				for i, c := range cs {
+					c.handle(marker(seq), now)
+					if seq == 1 && i == 0 {
+						// An announcement queued behind the first marker.
+						c.handle(presence("x"), now)
+					}
+				}
+				return nil
+			}
+			markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, time.Minute, send)
+			if err != nil || !drained || missing != 0 || markers != 2 || len(sent) != 2 || sent[1] != 2 {
+				t.Fatalf("markers=%d missing=%d drained=%v err=%v sent=%v", markers, missing, drained, err, sent)
+			}
+			if cs[0].presence != 4 || cs[0].presenceAfter != 0 || tr.ownPresence.Load() != 3 {
+				t.Fatalf("presence=%d after=%d own=%d", cs[0].presence, cs[0].presenceAfter, tr.ownPresence.Load())
+			}
+			cs[1].handle(presence("y"), now) // during the measurement
+			if got := presenceAfterMarker(cs); got != 1 {
+				t.Fatalf("presence after the drain = %d, want 1", got)
+			}
+		})
+	})
+
+	t.Run("own announcement missing", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			tr, cs := setup(2)
+			cs[0].handle(presence("c0"), now)
+			send := func(_ string, seq int) error {
+				for _, c := range cs {
+					c.handle(marker(seq), now)
+				}
+				return nil
+			}
+			t0 := time.Now()
+			markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, 10*time.Second, send)
+			if err != nil || drained || missing != 1 {
+				t.Fatalf("markers=%d missing=%d drained=%v err=%v", markers, missing, drained, err)
+			}
+			if d := time.Since(t0); d < 10*time.Second || d > 11*time.Second {
+				t.Fatalf("waited %s for a 10 s bound", d)
+			}
+		})
+	})
+
+	t.Run("marker lost", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			tr, cs := setup(2)
+			for _, c := range cs {
+				c.handle(presence(c.id), now)
+			}
+			send := func(_ string, seq int) error {
+				cs[0].handle(marker(seq), now) // cs[1] never gets it
+				return nil
+			}
+			markers, _, drained, err := fanoutDrain(context.Background(), cs, tr, 5*time.Second, send)
+			if err != nil || drained || markers != 1 {
+				t.Fatalf("markers=%d drained=%v err=%v", markers, drained, err)
+			}
+		})
+	})
+}
+
+func TestPresenceBudget(t *testing.T) {
+	if presenceBudget(5000, false) != 0 {
+		t.Fatal("budget without presence")
+	}
+	if got, want := presenceBudget(5000, true), 12_500_000*presenceDelivery; got != want {
+		t.Fatalf("budget(5000) = %s, want %s", got, want)
 	}
 }

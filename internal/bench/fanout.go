@@ -49,23 +49,153 @@ type fanoutReport struct {
 	BurstOutOrder int            `json:"burst_out_of_order"`
 	Duplicates    int            `json:"duplicates"`
 	Unknown       int            `json:"unparsed_records"`
-	// Presence counts the chat hub's presence events the clients got (the
-	// emulator runs with the handler as its upstream: every connect is
-	// announced to every connected client, n(n-1)/2 records for n clients).
-	Presence     int    `json:"presence_events"`
-	Disconnected int    `json:"disconnected"`
-	DisconnectBy string `json:"disconnect_reason,omitempty"`
+	// PresenceOn: the emulator had the handler as its upstream (the
+	// default, -fanout-upstream), so the chat hub announced every connect
+	// to every connected client, about n²/2 presence records for n
+	// clients. Presence counts the records the clients got.
+	PresenceOn bool `json:"presence_on"`
+	Presence   int  `json:"presence_events"`
+	// Drained: the measured broadcasts started only after every
+	// announcement of the connect phase was delivered (fanoutDrain), which
+	// took DrainWait after the last connect and DrainMarkers marker
+	// broadcasts; OwnPresenceMissing clients never got the announcement of
+	// their own connect. PresenceDuringMeasure counts presence records
+	// that still arrived after the drain, during the measured broadcasts
+	// (0 for clean figures).
+	Drained               bool          `json:"presence_drained"`
+	DrainWait             time.Duration `json:"presence_drain_wait_ns"`
+	DrainMarkers          int           `json:"presence_drain_markers"`
+	OwnPresenceMissing    int           `json:"own_presence_missing"`
+	PresenceDuringMeasure int           `json:"presence_during_measure"`
+	Disconnected          int           `json:"disconnected"`
+	DisconnectBy          string        `json:"disconnect_reason,omitempty"`
+}
+
+// drainTarget is the marker broadcast of fanoutDrain.
+const drainTarget = "drain"
+
+// maxDrainMarkers bounds the marker broadcasts of fanoutDrain.
+const maxDrainMarkers = 5
+
+// presenceDelivery is a generous bound of what one presence delivery costs
+// on the benchmark's 2-core machine with the emulator, the handler and the
+// clients on it (measured: 4.6 million in 54 s at 3,000 clients, ~12 µs):
+// the connect and drain phases get that much more time per expected
+// record, so that -clients 5000 finishes instead of timing out.
+const presenceDelivery = 16 * time.Microsecond
+
+// presenceBudget is the extra time n clients' presence storm may take.
+func presenceBudget(n int, on bool) time.Duration {
+	if !on {
+		return 0
+	}
+	return time.Duration(n) * time.Duration(n) / 2 * presenceDelivery
+}
+
+// fanoutDrain waits until the presence announcements of the connect phase
+// are delivered, so that no measured broadcast queues behind them: first
+// until every client has received the announcement of its own connect
+// (then every announcement has been queued: the hub makes one per connect,
+// after the connection joined), then it broadcasts a marker and waits until
+// every client has it. Each connection's queue is first in, first out, so
+// nothing queued before the marker is still pending; if a presence record
+// still came after the marker (an announcement being queued while the
+// marker was), it sends another, up to maxDrainMarkers.
+func fanoutDrain(ctx context.Context, clients []*hubClient, tr *tracker, timeout time.Duration, send func(target string, arg int) error) (markers, ownMissing int, drained bool, err error) {
+	n := int32(len(clients))
+	deadline := time.Now().Add(timeout)
+	left := func() time.Duration { return max(time.Until(deadline), 0) }
+	if !waitUntil(ctx, left(), func() bool { return tr.ownPresence.Load() >= n }) {
+		ownMissing = int(n - tr.ownPresence.Load())
+	}
+	for markers < maxDrainMarkers && ctx.Err() == nil && left() > 0 {
+		markers++
+		tr.drainGot.Store(0)
+		if err := send(drainTarget, markers); err != nil {
+			return markers, ownMissing, false, fmt.Errorf("drain marker %d: %w", markers, err)
+		}
+		if !waitUntil(ctx, left(), func() bool { return tr.drainGot.Load() >= n }) {
+			return markers, ownMissing, false, nil
+		}
+		if presenceAfterMarker(clients) == 0 {
+			return markers, ownMissing, ownMissing == 0, nil
+		}
+	}
+	return markers, ownMissing, false, nil
+}
+
+// presenceAfterMarker sums the presence records the clients got after
+// their last drain marker.
+func presenceAfterMarker(clients []*hubClient) int {
+	sum := 0
+	for _, c := range clients {
+		c.mu.Lock()
+		sum += c.presenceAfter
+		c.mu.Unlock()
+	}
+	return sum
+}
+
+// quietStack starts an emulator without upstream and a handler wired to
+// it: the fan-out without the chat hub's presence announcements
+// (-fanout-upstream=false). stop ends both.
+func quietStack(ctx context.Context, st *stack) (q *stack, stop func(), err error) {
+	s := *st
+	s.emulator, s.handler, s.baseline = nil, nil, nil
+	stop = func() {
+		for _, p := range []*proc{s.handler, s.emulator} {
+			if p != nil {
+				p.stop()
+			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if s.emPort, err = freePort(); err != nil {
+		return nil, nil, err
+	}
+	if s.hPort, err = freePort(); err != nil {
+		return nil, nil, err
+	}
+	s.connStr = "Endpoint=http://127.0.0.1;Port=" + strconv.Itoa(s.emPort) + ";AccessKey=" + devKey + ";Version=1.0;"
+	if s.emulator, err = startProc("emulator (fan-out, no upstream)", s.emulatorPath,
+		[]string{"-addr", "127.0.0.1:" + strconv.Itoa(s.emPort), "-key", devKey, "-log-level", "warn"}, baseEnv()); err != nil {
+		return nil, nil, err
+	}
+	if err = waitReady(ctx, s.emulator, "GET", s.emBase()+"/api/health", 10*time.Second); err != nil {
+		return nil, nil, err
+	}
+	if s.handler, err = startProc("handler (fan-out)", s.handlerPath, nil, s.handlerEnv(s.hPort)); err != nil {
+		return nil, nil, err
+	}
+	if err = waitReady(ctx, s.handler, "GET", s.hBase()+"/", 10*time.Second); err != nil {
+		return nil, nil, err
+	}
+	return &s, stop, nil
 }
 
 // benchFanout connects cfg.clients WebSocket clients (each negotiating
-// through the handler, as a browser does), times fanoutRounds single
-// broadcasts to all of them, then sends a burst and checks that every
-// client got every message once and in order. Broadcasts go through the
-// handler's POST /api/broadcast.
+// through the handler, as a browser does), waits until the chat hub's
+// presence announcements of the connect phase are delivered (with
+// -fanout-upstream), times fanoutRounds single broadcasts to all of them,
+// then sends a burst and checks that every client got every message once
+// and in order. Broadcasts go through the handler's POST /api/broadcast.
 func benchFanout(ctx context.Context, cfg config, st *stack, progress func(string)) (*fanoutReport, error) {
-	ctx, cancel := context.WithTimeout(ctx, 150*time.Second)
+	extra := presenceBudget(cfg.clients, cfg.fanoutUpstream)
+	ctx, cancel := context.WithTimeout(ctx, 150*time.Second+2*extra)
 	defer cancel()
-	r := &fanoutReport{Clients: cfg.clients, Parallelism: cfg.connPar, Burst: cfg.burst}
+	r := &fanoutReport{Clients: cfg.clients, Parallelism: cfg.connPar, Burst: cfg.burst, PresenceOn: cfg.fanoutUpstream}
+	if !cfg.fanoutUpstream {
+		q, stop, err := quietStack(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		st = q
+	}
 	tr := newTracker(fanoutRounds, cfg.burst)
 	tr.msgpackHalf = true // every other client on MessagePack
 
@@ -75,7 +205,7 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 	emPid := st.emulator.cmd.Process.Pid
 	r.EmulatorRSSBefore, _ = procStatus(emPid, "VmRSS:")
 	t0 := time.Now()
-	clients, lat, fails, err := connectMany(ctx, wsc, st.hBase()+"/api/negotiate?negotiateVersion=1", tr, cfg.clients, cfg.connPar, 90*time.Second)
+	clients, lat, fails, err := connectMany(ctx, wsc, st.hBase()+"/api/negotiate?negotiateVersion=1", tr, cfg.clients, cfg.connPar, 90*time.Second+extra)
 	r.ConnectWall = time.Since(t0)
 	defer closeAll(clients)
 	r.Connected, r.ConnectFailures, r.ConnectLatency = len(clients), fails, summarize(lat)
@@ -86,10 +216,6 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 		return r, fmt.Errorf("no client connected: %v", err)
 	}
 	n := int32(len(clients))
-	if rss, err := procStatus(emPid, "VmRSS:"); err == nil && r.EmulatorRSSBefore > 0 {
-		r.EmulatorRSSAfter = rss
-		r.PerConnBytes = (rss - r.EmulatorRSSBefore) / int64(n)
-	}
 
 	hc := &http.Client{Transport: newLoadTransport(1), Timeout: 15 * time.Second}
 	defer hc.CloseIdleConnections()
@@ -97,11 +223,24 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 		return httpOp(hc, "POST", st.hBase()+"/api/broadcast", "application/json",
 			[]byte(`{"target":"`+target+`","arguments":[`+strconv.Itoa(arg)+`]}`), http.StatusAccepted)(ctx)
 	}
+	if r.PresenceOn {
+		progress("waiting until the presence announcements of the connect phase are delivered")
+		d0 := time.Now()
+		r.DrainMarkers, r.OwnPresenceMissing, r.Drained, err = fanoutDrain(ctx, clients, tr, 30*time.Second+extra, send)
+		r.DrainWait = time.Since(d0)
+		if err != nil {
+			return r, err
+		}
+	}
+	// Memory once the connect phase's queues are empty.
+	if rss, err := procStatus(emPid, "VmRSS:"); err == nil && r.EmulatorRSSBefore > 0 {
+		r.EmulatorRSSAfter = rss
+		r.PerConnBytes = (rss - r.EmulatorRSSBefore) / int64(n)
+	}
 
 	progress("single broadcasts")
 	var single, singleJSON, singleMP []time.Duration
 	for round := 0; round < fanoutRounds && ctx.Err() == nil; round++ {
-		time.Sleep(200 * time.Millisecond) // let the previous round's writes settle
 		tr.rounds[round] = time.Now()
 		if err := send("fanout", round); err != nil {
 			return r, fmt.Errorf("broadcast round %d: %w", round, err)
@@ -142,7 +281,6 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 	}
 
 	progress(fmt.Sprintf("burst of %d", cfg.burst))
-	time.Sleep(200 * time.Millisecond)
 	b0 := time.Now()
 	for seq := 1; seq <= cfg.burst; seq++ {
 		if err := send("burst", seq); err != nil {
@@ -160,6 +298,9 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 		r.Duplicates += c.dups
 		r.Unknown += c.unknown
 		r.Presence += c.presence
+		if r.PresenceOn {
+			r.PresenceDuringMeasure += c.presenceAfter
+		}
 		if c.burstN == cfg.burst {
 			done = append(done, c.burstLast.Sub(b0))
 			if c.burstLast.After(last) {
@@ -193,6 +334,9 @@ func (r *fanoutReport) failures() []string {
 	if r.Duplicates > 0 {
 		f = append(f, fmt.Sprintf("fan-out: %d duplicate deliveries", r.Duplicates))
 	}
+	if r.PresenceOn && !r.Drained {
+		f = append(f, fmt.Sprintf("fan-out: the presence announcements of the connect phase had not drained when the measured broadcasts started (%d clients never got their own, %d markers)", r.OwnPresenceMissing, r.DrainMarkers))
+	}
 	if r.Disconnected > 0 {
 		f = append(f, fmt.Sprintf("fan-out: %d clients disconnected (%s)", r.Disconnected, r.DisconnectBy))
 	}
@@ -224,5 +368,15 @@ func (r *fanoutReport) print(w io.Writer) {
 		r.Burst, ms(r.BurstSend), r.Burst, ms(r.BurstAll), ms(r.BurstClient.P50), ms(r.BurstClient.P99))
 	fmt.Fprintf(w, "  burst lost %d, out of order %d, duplicates %d, unparsed records %d, clients disconnected %d\n",
 		r.BurstLost, r.BurstOutOrder, r.Duplicates, r.Unknown, r.Disconnected)
-	fmt.Fprintf(w, "  presence events received while connecting (the chat hub announces each connect to everyone): %d\n\n", r.Presence)
+	if !r.PresenceOn {
+		fmt.Fprintf(w, "  presence: off (-fanout-upstream=false: an emulator without upstream, so no announcement of each connect)\n\n")
+		return
+	}
+	fmt.Fprintf(w, "  presence: on (the handler is the emulator's upstream; its chat hub announces each connect to everyone): %d presence events received\n", r.Presence)
+	drained := "drained"
+	if !r.Drained {
+		drained = "NOT drained"
+	}
+	fmt.Fprintf(w, "  before the measured broadcasts: %s %s after the last connect (%d marker broadcasts, %d clients without their own announcement); presence events during the measured broadcasts: %d\n\n",
+		drained, ms(r.DrainWait), r.DrainMarkers, r.OwnPresenceMissing, r.PresenceDuringMeasure)
 }

@@ -62,7 +62,10 @@ type config struct {
 	clients   int
 	connPar   int
 	burst     int
-	timeout   time.Duration
+	// fanoutUpstream keeps the handler as the emulator's upstream in the
+	// fan-out (its chat hub announces every connect to every client).
+	fanoutUpstream bool
+	timeout        time.Duration
 }
 
 func main() {
@@ -97,6 +100,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.clients, "clients", 1000, "fan-out: WebSocket clients")
 	fs.IntVar(&c.connPar, "connect-parallelism", 32, "fan-out: clients connecting at once")
 	fs.IntVar(&c.burst, "burst", 100, "fan-out: messages in the burst")
+	fs.BoolVar(&c.fanoutUpstream, "fanout-upstream", true, "fan-out: the handler stays the emulator's upstream, so its chat hub announces every connect to every client (n²/2 presence events, delivered before the measured broadcasts); false runs the section on its own emulator without upstream")
 	fs.DurationVar(&c.timeout, "timeout", 4*time.Minute, "overall limit of the run")
 	if err := fs.Parse(args); err != nil {
 		return c, err

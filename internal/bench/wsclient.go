@@ -67,6 +67,11 @@ type tracker struct {
 	burstFull atomic.Int32   // clients that received every burst message
 	newMsgs   atomic.Int64   // "newMessage" records received by all clients
 	closed    atomic.Int32   // clients whose connection ended
+	// ownPresence counts the clients that received the chat hub's
+	// "connected" presence event about themselves; drainGot the clients
+	// that received the drain marker (see fanoutDrain).
+	ownPresence atomic.Int32
+	drainGot    atomic.Int32
 	// msgpackHalf makes every other client of connectMany speak the
 	// MessagePack hub protocol.
 	msgpackHalf bool
@@ -80,6 +85,7 @@ func newTracker(rounds, burst int) *tracker {
 // protocol, as @microsoft/signalr does after negotiate.
 type hubClient struct {
 	conn *websocket.Conn
+	id   string // the connection id of the service negotiate
 	tr   *tracker
 	done chan struct{}
 	// msgpack: the client speaks the MessagePack hub protocol (binary
@@ -100,6 +106,13 @@ type hubClient struct {
 	closeErr  string
 	unknown   int // records that did not parse
 	presence  int // "presence" records: the chat hub announces every connect and disconnect to every client
+	// ownPresence: the client got the "connected" presence event about
+	// itself. drainSeq is the last drain marker it got (drainAt: when);
+	// presenceAfter counts the presence records that came after it.
+	ownPresence   bool
+	drainSeq      int
+	drainAt       time.Time
+	presenceAfter int
 	// fanoutBytes is the size on the wire (with framing) of the last
 	// "fanout" record received.
 	fanoutBytes int
@@ -107,11 +120,11 @@ type hubClient struct {
 
 // connectHub connects one client (dialHub) and starts its reader and pings.
 func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, tr *tracker, msgpackProto bool) (*hubClient, error) {
-	conn, rest, err := dialHub(ctx, hc, handlerNegotiate, msgpackProto)
+	conn, rest, id, err := dialHubID(ctx, hc, handlerNegotiate, msgpackProto)
 	if err != nil {
 		return nil, err
 	}
-	c := &hubClient{conn: conn, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1), msgpack: msgpackProto}
+	c := &hubClient{conn: conn, id: id, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1), msgpack: msgpackProto}
 	c.handle(rest, time.Now())
 	go c.readLoop()
 	go c.pingLoop(msgpackProto)
@@ -124,16 +137,23 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 // (JSON, or MessagePack). It returns the connection and whatever followed
 // the handshake answer in its frame.
 func dialHub(ctx context.Context, hc *http.Client, handlerNegotiate string, msgpackProto bool) (*websocket.Conn, []byte, error) {
+	conn, rest, _, err := dialHubID(ctx, hc, handlerNegotiate, msgpackProto)
+	return conn, rest, err
+}
+
+// dialHubID is dialHub that also returns the connection id the service
+// negotiate assigned.
+func dialHubID(ctx context.Context, hc *http.Client, handlerNegotiate string, msgpackProto bool) (*websocket.Conn, []byte, string, error) {
 	nr, err := negotiate(ctx, hc, handlerNegotiate)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	u, err := url.Parse(nr.URL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("negotiate url: %w", err)
+		return nil, nil, "", fmt.Errorf("negotiate url: %w", err)
 	}
 	if !netutil.IsLoopback(u.Hostname()) {
-		return nil, nil, fmt.Errorf("negotiate url %q is not loopback; the benchmark only talks to this machine", u.Redacted())
+		return nil, nil, "", fmt.Errorf("negotiate url %q is not loopback; the benchmark only talks to this machine", u.Redacted())
 	}
 	auth := "Bearer " + nr.AccessToken
 
@@ -145,26 +165,27 @@ func dialHub(ctx context.Context, hc *http.Client, handlerNegotiate string, msgp
 	nu.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, "POST", nu.String(), nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	req.Header.Set("Authorization", auth)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("service negotiate: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+		return nil, nil, "", fmt.Errorf("service negotiate: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 	}
 	var sn struct {
+		ConnectionID    string `json:"connectionId"`
 		ConnectionToken string `json:"connectionToken"`
 	}
-	if err := json.Unmarshal(body, &sn); err != nil || sn.ConnectionToken == "" {
-		return nil, nil, fmt.Errorf("service negotiate: no connectionToken in %s", body)
+	if err := json.Unmarshal(body, &sn); err != nil || sn.ConnectionToken == "" || sn.ConnectionID == "" {
+		return nil, nil, "", fmt.Errorf("service negotiate: no connectionId and connectionToken in %s", body)
 	}
 
 	wu := *u
@@ -178,7 +199,7 @@ func dialHub(ctx context.Context, hc *http.Client, handlerNegotiate string, msgp
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("websocket: %w", err)
+		return nil, nil, "", fmt.Errorf("websocket: %w", err)
 	}
 	conn.SetReadLimit(4 << 20)
 	hs := "{\"protocol\":\"json\",\"version\":1}\x1e"
@@ -187,19 +208,19 @@ func dialHub(ctx context.Context, hc *http.Client, handlerNegotiate string, msgp
 	}
 	if err := conn.Write(ctx, websocket.MessageText, []byte(hs)); err != nil {
 		conn.CloseNow()
-		return nil, nil, fmt.Errorf("handshake write: %w", err)
+		return nil, nil, "", fmt.Errorf("handshake write: %w", err)
 	}
 	_, first, err := conn.Read(ctx)
 	if err != nil {
 		conn.CloseNow()
-		return nil, nil, fmt.Errorf("handshake read: %w", err)
+		return nil, nil, "", fmt.Errorf("handshake read: %w", err)
 	}
 	answer, rest, ok := bytes.Cut(first, []byte{recordSep})
 	if !ok || string(answer) != "{}" {
 		conn.CloseNow()
-		return nil, nil, fmt.Errorf("handshake refused: %q", textutil.Truncate(string(first), 200))
+		return nil, nil, "", fmt.Errorf("handshake refused: %q", textutil.Truncate(string(first), 200))
 	}
-	return conn, rest, nil
+	return conn, rest, sn.ConnectionID, nil
 }
 
 // clientPingInterval is how often the client pings, as @microsoft/signalr
@@ -285,12 +306,24 @@ func (c *hubClient) handle(frame []byte, now time.Time) {
 	}
 }
 
+// presenceArg is the part of a presence event's argument the benchmark
+// reads.
+type presenceArg struct {
+	ConnectionID string `json:"connectionId"`
+	Event        string `json:"event"`
+}
+
 func (c *hubClient) invocation(m record, now time.Time, size int) {
 	var n int
+	var p presenceArg
 	if len(m.Arguments) > 0 {
-		_ = json.Unmarshal(m.Arguments[0], &n)
+		if m.Target == "presence" {
+			_ = json.Unmarshal(m.Arguments[0], &p)
+		} else {
+			_ = json.Unmarshal(m.Arguments[0], &n)
+		}
 	}
-	c.invoked(m.Target, n, now, size)
+	c.invoked(m.Target, n, p, now, size)
 }
 
 // handleMsgpack processes the MessagePack records of one frame (a record
@@ -315,13 +348,18 @@ func (c *hubClient) handleMsgpack(frame []byte, now time.Time) {
 		case 1:
 			var target string
 			var arg int
+			var p presenceArg
 			if len(m) >= 5 {
 				target, _ = m[3].(string)
 				if args, _ := m[4].([]any); len(args) > 0 {
 					arg = toInt(args[0])
+					if obj, ok := args[0].(map[string]any); ok {
+						p.ConnectionID, _ = obj["connectionId"].(string)
+						p.Event, _ = obj["event"].(string)
+					}
 				}
 			}
-			c.invoked(target, arg, now, k+int(n))
+			c.invoked(target, arg, p, now, k+int(n))
 		case 7:
 			reason := ""
 			if len(m) > 1 {
@@ -358,9 +396,9 @@ func toInt(v any) int {
 	return -1
 }
 
-// invoked records an Invocation of target with first argument n, size
-// bytes on the wire.
-func (c *hubClient) invoked(target string, n int, now time.Time, size int) {
+// invoked records an Invocation of target with first argument n (p for a
+// presence event), size bytes on the wire.
+func (c *hubClient) invoked(target string, n int, p presenceArg, now time.Time, size int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch target {
@@ -369,6 +407,21 @@ func (c *hubClient) invoked(target string, n int, now time.Time, size int) {
 		c.tr.newMsgs.Add(1)
 	case "presence":
 		c.presence++
+		if !c.drainAt.IsZero() {
+			c.presenceAfter++
+		}
+		if !c.ownPresence && p.Event == "connected" && p.ConnectionID != "" && p.ConnectionID == c.id {
+			c.ownPresence = true
+			c.tr.ownPresence.Add(1)
+		}
+	case drainTarget:
+		// Marker n of fanoutDrain: presenceAfter restarts with each.
+		if n <= c.drainSeq {
+			c.dups++
+			return
+		}
+		c.drainSeq, c.drainAt, c.presenceAfter = n, now, 0
+		c.tr.drainGot.Add(1)
 	case "fanout":
 		if n < 0 || n >= len(c.roundAt) {
 			c.unknown++
