@@ -82,39 +82,45 @@ func newBreaker(o BreakerOptions, endpoint string, log *slog.Logger) *breaker {
 }
 
 // allow asks for permission to try. ok is false while the breaker fails
-// fast; otherwise done must be called once with the try's outcome.
-func (b *breaker) allow() (done func(outcome), ok bool) {
+// fast; otherwise the ticket's done must be called once with the try's
+// outcome.
+func (b *breaker) allow() (t ticket, ok bool) {
 	if b == nil {
-		return func(outcome) {}, true
+		return ticket{}, true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.tick(time.Now())
 	switch b.state {
 	case BreakerOpen:
-		return nil, false
+		return ticket{}, false
 	case BreakerHalfOpen:
 		if b.probes >= b.o.HalfOpenProbes {
-			return nil, false
+			return ticket{}, false
 		}
 		b.probes++
-		return b.doneFunc(true), true
+		return ticket{b: b, probe: true}, true
 	}
-	return b.doneFunc(false), true
+	return ticket{b: b}, true
 }
 
 // bypass is allow for a health probe: it always lets the try through, and
 // its outcome counts like any other (a success closes the breaker).
-func (b *breaker) bypass() func(outcome) {
-	if b == nil {
-		return func(outcome) {}
-	}
-	return b.doneFunc(false)
+func (b *breaker) bypass() ticket { return ticket{b: b} }
+
+// ticket is the breaker's permission for one try (a value, so that a try
+// costs no allocation); the zero ticket, from a disabled breaker, reports
+// nothing.
+type ticket struct {
+	b     *breaker
+	probe bool // a half-open probe
 }
 
-func (b *breaker) doneFunc(probe bool) func(outcome) {
-	var once sync.Once
-	return func(o outcome) { once.Do(func() { b.report(o, probe) }) }
+// done reports the try's outcome; call it exactly once.
+func (t ticket) done(o outcome) {
+	if t.b != nil {
+		t.b.report(o, t.probe)
+	}
 }
 
 // tick moves an open breaker whose time is over to half-open; b.mu is held.

@@ -29,7 +29,9 @@ func audOf(t *testing.T, srvURL, requestURI string) string {
 	return aud + "api-version=" + vals.Get("api-version")
 }
 
-func TestNewestOperationsWire(t *testing.T) {
+func TestNewestOperationsWire(t *testing.T) { onBothPaths(t, testNewestOperationsWire) }
+
+func testNewestOperationsWire(t *testing.T) {
 	msg := signalr.Message{Target: "ask", Arguments: json.RawMessage(`["q"]`)}
 	cases := []struct {
 		name   string
@@ -100,6 +102,10 @@ func TestNewestOperationsWire(t *testing.T) {
 }
 
 func TestNewestArgumentsCheckedBeforeSending(t *testing.T) {
+	onBothPaths(t, testNewestArgumentsCheckedBeforeSending)
+}
+
+func testNewestArgumentsCheckedBeforeSending(t *testing.T) {
 	rec := newRecorder(t, func(int, http.ResponseWriter, *http.Request) { t.Error("a request was sent") })
 	c := newTestClient(t, rec.srv.URL, nil)
 	ctx := context.Background()
@@ -149,7 +155,9 @@ func TestNewestArgumentsCheckedBeforeSending(t *testing.T) {
 	}
 }
 
-func TestClientApplicationOnEveryCall(t *testing.T) {
+func TestClientApplicationOnEveryCall(t *testing.T) { onBothPaths(t, testClientApplicationOnEveryCall) }
+
+func testClientApplicationOnEveryCall(t *testing.T) {
 	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
 	opts := quietOptions()
 	opts.Application = "app1"
@@ -178,7 +186,9 @@ func TestClientApplicationOnEveryCall(t *testing.T) {
 	}
 }
 
-func TestInvokeFailuresAreNotRetried(t *testing.T) {
+func TestInvokeFailuresAreNotRetried(t *testing.T) { onBothPaths(t, testInvokeFailuresAreNotRetried) }
+
+func testInvokeFailuresAreNotRetried(t *testing.T) {
 	// 503 (and 408, 429) are retried: the service did not act on the request.
 	for _, status := range []int{400, 404, 500, 502, 504} {
 		rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
@@ -200,6 +210,10 @@ func TestInvokeFailuresAreNotRetried(t *testing.T) {
 }
 
 func TestInvokeTimeoutOverridesTryTimeout(t *testing.T) {
+	onBothPaths(t, testInvokeTimeoutOverridesTryTimeout)
+}
+
+func testInvokeTimeoutOverridesTryTimeout(t *testing.T) {
 	// In a synctest bubble (fake time, in-memory transport): the waits
 	// below take no real time.
 	synctest.Test(t, func(t *testing.T) {
@@ -235,7 +249,9 @@ func TestInvokeTimeoutOverridesTryTimeout(t *testing.T) {
 	})
 }
 
-func TestListConnectionsInGroupPager(t *testing.T) {
+func TestListConnectionsInGroupPager(t *testing.T) { onBothPaths(t, testListConnectionsInGroupPager) }
+
+func testListConnectionsInGroupPager(t *testing.T) {
 	rec := newRecorder(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch n {
@@ -278,6 +294,10 @@ func TestListConnectionsInGroupPager(t *testing.T) {
 }
 
 func TestListConnectionsInGroupRefusesForeignNextLink(t *testing.T) {
+	onBothPaths(t, testListConnectionsInGroupRefusesForeignNextLink)
+}
+
+func testListConnectionsInGroupRefusesForeignNextLink(t *testing.T) {
 	rec := newRecorder(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"value":[],"nextLink":"https://evil.example/api/hubs/chat/users/x/:closeConnections"}`))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 )
 
 // Message is one hub method invocation sent to clients: the service calls
@@ -55,10 +56,9 @@ func (m Message) body() ([]byte, error) {
 	if args[0] != '[' || !json.Valid(args) {
 		return nil, &ArgumentError{Name: ArgArguments, Reason: "must be a JSON array"}
 	}
-	target, _ := json.Marshal(m.Target)
-	b := make([]byte, 0, len(target)+len(args)+26)
+	b := make([]byte, 0, len(m.Target)+len(args)+26)
 	b = append(b, `{"target":`...)
-	b = append(b, target...)
+	b = textutil.AppendJSONString(b, m.Target, true) // as json.Marshal quotes it
 	b = append(b, `,"arguments":`...)
 	b = append(b, args...)
 	b = append(b, '}')
@@ -142,6 +142,9 @@ func (p *pathBuilder) done() (string, error) { return p.b.String(), p.err }
 func path() *pathBuilder { return &pathBuilder{} }
 
 func excludedQuery(excluded []string, reason string) url.Values {
+	if len(excluded) == 0 && reason == "" {
+		return nil
+	}
 	q := url.Values{}
 	for _, id := range excluded {
 		q.Add("excluded", id)

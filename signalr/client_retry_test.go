@@ -40,7 +40,9 @@ func statusSequence(codes ...int) func(int, http.ResponseWriter, *http.Request) 
 	}
 }
 
-func TestRetryStatusMatrix(t *testing.T) {
+func TestRetryStatusMatrix(t *testing.T) { onBothPaths(t, testRetryStatusMatrix) }
+
+func testRetryStatusMatrix(t *testing.T) {
 	cases := []struct {
 		name      string
 		op        func(*signalr.Client) error
@@ -95,7 +97,9 @@ func (h *seqHandler) serve(w http.ResponseWriter, r *http.Request) {
 
 // TestRetryAfter runs in a synctest bubble with an in-memory service, so
 // the delays are exact and cost no real time.
-func TestRetryAfter(t *testing.T) {
+func TestRetryAfter(t *testing.T) { onBothPaths(t, testRetryAfter) }
+
+func testRetryAfter(t *testing.T) {
 	t.Run("seconds", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := &seqHandler{reply: func(n int, w http.ResponseWriter, _ *http.Request) {
@@ -178,7 +182,9 @@ type resetConn struct{ net.Conn }
 
 func (resetConn) Write([]byte) (int, error) { return 0, syscall.ECONNRESET }
 
-func TestRetryConnectionRefused(t *testing.T) {
+func TestRetryConnectionRefused(t *testing.T) { onBothPaths(t, testRetryConnectionRefused) }
+
+func testRetryConnectionRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +204,9 @@ func TestRetryConnectionRefused(t *testing.T) {
 	}
 }
 
-func TestRetryResetBeforeWritten(t *testing.T) {
+func TestRetryResetBeforeWritten(t *testing.T) { onBothPaths(t, testRetryResetBeforeWritten) }
+
+func testRetryResetBeforeWritten(t *testing.T) {
 	rec := newRecorder(t, statusSequence(202))
 	var dials atomic.Int32
 	o := quietOptions()
@@ -243,7 +251,9 @@ func rawServer(t *testing.T) (string, *atomic.Int32) {
 	return "http://" + l.Addr().String(), &n
 }
 
-func TestNoRetryAfterWritten(t *testing.T) {
+func TestNoRetryAfterWritten(t *testing.T) { onBothPaths(t, testNoRetryAfterWritten) }
+
+func testNoRetryAfterWritten(t *testing.T) {
 	t.Run("send", func(t *testing.T) {
 		addr, n := rawServer(t)
 		err := sendToAll(newTestClient(t, addr, nil))
@@ -266,7 +276,9 @@ func TestNoRetryAfterWritten(t *testing.T) {
 	})
 }
 
-func TestTryTimeout(t *testing.T) {
+func TestTryTimeout(t *testing.T) { onBothPaths(t, testTryTimeout) }
+
+func testTryTimeout(t *testing.T) {
 	slow := func(n int, w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -338,7 +350,7 @@ func memClient(t *testing.T, h http.HandlerFunc, o *signalr.ClientOptions) *sign
 		o = quietOptions()
 	}
 	o.Transport = testutil.HandlerTransport{H: h}
-	c, err := signalr.NewClientFromConnectionString("Endpoint=http://127.0.0.1;Port=1;AccessKey="+testKey+";Version=1.0;", o)
+	c, err := signalr.NewClientFromConnectionString("Endpoint=http://127.0.0.1;Port=1;AccessKey="+testKey+";Version=1.0;", onPath(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +372,9 @@ func (s *switchable) serve(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(202)
 }
 
-func TestBreaker(t *testing.T) {
+func TestBreaker(t *testing.T) { onBothPaths(t, testBreaker) }
+
+func testBreaker(t *testing.T) {
 	// A synctest bubble: each time.Sleep below moves the fake clock past a
 	// breaker deadline at once (no real wait, nothing to race with).
 	synctest.Test(t, func(t *testing.T) {
@@ -429,7 +443,9 @@ func TestBreaker(t *testing.T) {
 
 // TestBreakerHealthProbeCloses: Health reaches the service while the
 // breaker is open, and its success closes it at once.
-func TestBreakerHealthProbeCloses(t *testing.T) {
+func TestBreakerHealthProbeCloses(t *testing.T) { onBothPaths(t, testBreakerHealthProbeCloses) }
+
+func testBreakerHealthProbeCloses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &switchable{}
 		svc.fail.Store(true)
@@ -462,7 +478,9 @@ func TestBreakerHealthProbeCloses(t *testing.T) {
 // TestBreakerRecoversWithin5s: after a long outage (the open time at its
 // default cap), sends resume within 5 s of the service's recovery with no
 // health probe at all.
-func TestBreakerRecoversWithin5s(t *testing.T) {
+func TestBreakerRecoversWithin5s(t *testing.T) { onBothPaths(t, testBreakerRecoversWithin5s) }
+
+func testBreakerRecoversWithin5s(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := &switchable{}
 		svc.fail.Store(true)
@@ -491,7 +509,9 @@ func TestBreakerRecoversWithin5s(t *testing.T) {
 	})
 }
 
-func TestBreakerIgnores4xx(t *testing.T) {
+func TestBreakerIgnores4xx(t *testing.T) { onBothPaths(t, testBreakerIgnores4xx) }
+
+func testBreakerIgnores4xx(t *testing.T) {
 	rec := newRecorder(t, statusSequence(400))
 	o := quietOptions()
 	o.Breaker = signalr.BreakerOptions{Failures: 2}
@@ -507,6 +527,10 @@ func TestBreakerIgnores4xx(t *testing.T) {
 }
 
 func TestBreakerCountsConnectionFailures(t *testing.T) {
+	onBothPaths(t, testBreakerCountsConnectionFailures)
+}
+
+func testBreakerCountsConnectionFailures(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := "http://" + l.Addr().String()
 	l.Close()
@@ -519,7 +543,9 @@ func TestBreakerCountsConnectionFailures(t *testing.T) {
 	}
 }
 
-func TestTLSMinimum(t *testing.T) {
+func TestTLSMinimum(t *testing.T) { onBothPaths(t, testTLSMinimum) }
+
+func testTLSMinimum(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) }))
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -555,7 +581,9 @@ func TestTLSMinimum(t *testing.T) {
 	}
 }
 
-func TestTLS12Works(t *testing.T) {
+func TestTLS12Works(t *testing.T) { onBothPaths(t, testTLS12Works) }
+
+func testTLS12Works(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || r.TLS.Version < tls.VersionTLS12 {
 			w.WriteHeader(400)

@@ -29,6 +29,7 @@ const testKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 type seen struct {
 	Method, RequestURI, Auth, ContentType, UserAgent string
 	Body                                             []byte
+	Header                                           http.Header
 }
 
 // recorder is a loopback service fake that records every request and
@@ -49,12 +50,19 @@ func newRecorder(t *testing.T, reply func(n int, w http.ResponseWriter, r *http.
 		rec.mu.Lock()
 		n := len(rec.reqs)
 		rec.reqs = append(rec.reqs, seen{r.Method, r.RequestURI, r.Header.Get("Authorization"),
-			r.Header.Get("Content-Type"), r.Header.Get("User-Agent"), body})
+			r.Header.Get("Content-Type"), r.Header.Get("User-Agent"), body, r.Header.Clone()})
 		rec.mu.Unlock()
 		rec.reply(n, w, r)
 	}))
 	t.Cleanup(rec.srv.Close)
 	return rec
+}
+
+// header returns header name of the i-th request.
+func (rec *recorder) header(i int, name string) string {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.reqs[i].Header.Get(name)
 }
 
 func (rec *recorder) requests() []seen {
@@ -65,7 +73,7 @@ func (rec *recorder) requests() []seen {
 
 // connStr returns an AccessKey connection string for a loopback server URL,
 // with the port in the Port key as the emulator prints it.
-func connStr(t *testing.T, serverURL string) string {
+func connStr(t testing.TB, serverURL string) string {
 	t.Helper()
 	u, err := url.Parse(serverURL)
 	if err != nil {
@@ -121,7 +129,7 @@ func newTestClient(t *testing.T, serverURL string, opts *signalr.ClientOptions) 
 	if opts == nil {
 		opts = quietOptions()
 	}
-	c, err := signalr.NewClientFromConnectionString(connStr(t, serverURL), opts)
+	c, err := signalr.NewClientFromConnectionString(connStr(t, serverURL), onPath(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +165,9 @@ func checkServerToken(t *testing.T, auth, wantAud string) {
 	}
 }
 
-func TestOperationsWire(t *testing.T) {
+func TestOperationsWire(t *testing.T) { onBothPaths(t, testOperationsWire) }
+
+func testOperationsWire(t *testing.T) {
 	msg := signalr.Message{Target: "newMessage", Arguments: json.RawMessage(`["hi",{"n":1}]`)}
 	const body = `{"target":"newMessage","arguments":["hi",{"n":1}]}`
 	ttl := 90*time.Second + 500*time.Millisecond
@@ -304,7 +314,9 @@ func wantTrue(b bool, err error) error {
 	return nil
 }
 
-func TestGenerateClientToken(t *testing.T) {
+func TestGenerateClientToken(t *testing.T) { onBothPaths(t, testGenerateClientToken) }
+
+func testGenerateClientToken(t *testing.T) {
 	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"token":"service-minted"}`)
@@ -321,7 +333,9 @@ func TestGenerateClientToken(t *testing.T) {
 	checkServerToken(t, got.Auth, "http://127.0.0.1/api/hubs/chat/:generateToken?api-version=2023-07-01")
 }
 
-func TestGetAccessKeyWire(t *testing.T) {
+func TestGetAccessKeyWire(t *testing.T) { onBothPaths(t, testGetAccessKeyWire) }
+
+func testGetAccessKeyWire(t *testing.T) {
 	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, `{"KeyId":"kid-1","AccessKey":"secret-1"}`)
 	})
@@ -337,7 +351,9 @@ func TestGetAccessKeyWire(t *testing.T) {
 	checkServerToken(t, got.Auth, "http://127.0.0.1/api/v1/auth/accessKey")
 }
 
-func TestTolerated404(t *testing.T) {
+func TestTolerated404(t *testing.T) { onBothPaths(t, testTolerated404) }
+
+func testTolerated404(t *testing.T) {
 	reply := func(code string) func(int, http.ResponseWriter, *http.Request) {
 		return func(_ int, w http.ResponseWriter, _ *http.Request) {
 			if code != "" {
@@ -388,7 +404,9 @@ func TestTolerated404(t *testing.T) {
 	})
 }
 
-func TestResponseErrors(t *testing.T) {
+func TestResponseErrors(t *testing.T) { onBothPaths(t, testResponseErrors) }
+
+func testResponseErrors(t *testing.T) {
 	cases := []struct {
 		status int
 		code   string
@@ -427,7 +445,9 @@ func TestResponseErrors(t *testing.T) {
 	}
 }
 
-func TestArgumentErrors(t *testing.T) {
+func TestArgumentErrors(t *testing.T) { onBothPaths(t, testArgumentErrors) }
+
+func testArgumentErrors(t *testing.T) {
 	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
 	c := newTestClient(t, rec.srv.URL, nil)
 	ctx := t.Context()
@@ -462,7 +482,9 @@ func TestArgumentErrors(t *testing.T) {
 
 func second[T any](_ T, err error) error { return err }
 
-func TestPayloadTooLargeBeforeSending(t *testing.T) {
+func TestPayloadTooLargeBeforeSending(t *testing.T) { onBothPaths(t, testPayloadTooLargeBeforeSending) }
+
+func testPayloadTooLargeBeforeSending(t *testing.T) {
 	rec := newRecorder(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
 	c := newTestClient(t, rec.srv.URL, nil)
 	// Exactly at the limit is accepted, one byte more is refused.
@@ -529,7 +551,9 @@ func TestDefaultServerName(t *testing.T) {
 
 // TestServerTokenReusedPerAudience: a server token is signed once per
 // audience and reused until 10 minutes before it expires.
-func TestServerTokenReusedPerAudience(t *testing.T) {
+func TestServerTokenReusedPerAudience(t *testing.T) { onBothPaths(t, testServerTokenReusedPerAudience) }
+
+func testServerTokenReusedPerAudience(t *testing.T) {
 	rec := newRecorder(t, statusSequence(202))
 	clock := testutil.NewClock(fixedNow)
 	o := quietOptions()

@@ -44,19 +44,29 @@
 // was written. TLS handshake failures, failures to get an Entra ID token and
 // cancellation by the caller are never retried.
 //
-// The retries are azcore's retry policy (exponential backoff with
+// The retries follow azcore's retry policy (exponential backoff with
 // 0.8–1.3× jitter from Retry.RetryDelay, capped by Retry.MaxRetryDelay; a
-// Retry-After header replaces the delay, and one longer than
-// Retry.MaxRetryDelay ends the retries at once). Two small policies around
-// it add what azcore cannot express: a per-call policy chooses the
-// retriable status codes per operation (a send must not be retried on 500,
-// 502, 504) and bounds the whole call by [ClientOptions].RetryBudget
-// (azcore has no total budget; when it runs out the last try's result is
-// returned, not a bare context error); a per-try policy consults the
-// circuit breaker, observes with httptrace whether the request was
-// completely written, and marks failures that must not be retried as
-// non-retriable, since azcore's policy cannot see whether a failed request
-// reached the service.
+// retry-after-ms, x-ms-retry-after-ms or Retry-After header replaces the
+// delay, and one longer than Retry.MaxRetryDelay ends the retries at once;
+// a negative Retry.MaxRetries means no retries). What azcore cannot express
+// is added around it: the retriable status codes are chosen per operation
+// (a send must not be retried on 500, 502, 504); the whole call is bounded
+// by [ClientOptions].RetryBudget (azcore has no total budget; when it runs
+// out the last try's result is returned, not a bare context error); each
+// try consults the circuit breaker and observes with httptrace whether the
+// request was completely written, since azcore's policy cannot see
+// whether a failed request reached the service.
+//
+// The rule has one implementation and two request paths (see
+// [ClientOptions]). Through azcore's pipeline (Microsoft Entra ID, or an
+// AccessKey client given policies) the retries are azcore's retry policy
+// itself, with a per-call policy that sets the statuses and the budget and
+// a per-try policy that marks the failures it must not retry as
+// non-retriable. On the direct path of an AccessKey client a loop in the
+// package does what azcore's policy does (and returns at once when the
+// next delay would outlast the budget). Both call the same per-try step
+// (breaker, httptrace, classification of the result) and take the
+// statuses, budget and try timeout from the same place.
 //
 // The circuit breaker per endpoint ([BreakerOptions]) is not part of azcore
 // and is hand-written: it fails fast while the endpoint is sick, half-opens
@@ -71,15 +81,16 @@
 // official SDKs escape them), describe the request as a call (operation
 // name, HTTP method, path after "api/", api-version, query, body, send for
 // non-idempotent sends, the success statuses) and pass it to Client.do,
-// which signs it, retries it by the rule above and returns the response
-// (body read) or a typed error. Decode a JSON answer with
-// runtime.UnmarshalAsJSON, and return badAnswer for an unusable one.
+// which signs it, sends it on the client's request path, retries it by
+// the rule above and returns the response (body read) or a typed error.
+// Decode a JSON answer with runtime.UnmarshalAsJSON, and return badAnswer
+// for an unusable one.
 //
 // # Dependencies
 //
 // The package depends on the standard library, the Azure SDK for Go
-// (azcore for the pipeline, azidentity for the credentials connection
-// strings name).
+// (azcore for its pipeline, policy types and response errors, azidentity
+// for the credentials connection strings name).
 //
 // Secrets never leave the package in text form: the String and LogValue
 // methods of [ConnectionString] and [AccessKey] redact keys and client

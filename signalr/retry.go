@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -31,48 +32,77 @@ type opInfo struct {
 	timeout  time.Duration // per-try timeout override (see call.timeout)
 }
 
+// retryFor returns the retry options and the budget of op's call, the
+// same on both request paths: the client's options with the statuses op
+// may be retried on (retrySendStatus for a send), and op's own try timeout.
+func (c *Client) retryFor(op opInfo) (policy.RetryOptions, time.Duration) {
+	budget, r := c.budget, c.retry
+	if op.timeout > 0 {
+		r.TryTimeout = op.timeout
+		budget = max(budget, op.timeout+r.MaxRetryDelay)
+	}
+	r.StatusCodes = retryIdempotentStatus
+	if op.send {
+		r.StatusCodes = retrySendStatus
+	}
+	return r, budget
+}
+
 // callState is shared by the tries of one call.
 type callState struct {
 	caller context.Context // the caller's context, before the retry budget
 	op     opInfo
-	mu     sync.Mutex
-	tried  bool
+	tried  bool           // the tries run one after the other on one goroutine
 	resp   *http.Response // the last try's result
 	err    error
+
+	// The direct path's request (see doDirect): base carries the method,
+	// URL and headers of every try, body is sent afresh by each.
+	base    *http.Request
+	body    []byte
+	getBody func() (io.ReadCloser, error)
 }
 
 type callStateKey struct{}
 
-// tryState records what net/http did during one try.
+// tryState records what net/http did during one try. Its trace learns
+// only what the retry rule needs: whether the whole request was written
+// and whether the TLS handshake failed. (A failed dial leaves the request
+// unwritten, which is all the rule asks of it.)
 type tryState struct {
 	mu             sync.Mutex
-	reachedNetwork bool // the request passed the auth policies
+	reachedNetwork bool // the request passed authorization
 	wrote          bool // the whole request was written
 	tlsErr         error
-	dialErr        error
+	trace          httptrace.ClientTrace
 }
 
 type tryStateKey struct{}
 
-func (s *tryState) trace() *httptrace.ClientTrace {
-	set := func(dst *error, err error) {
-		if err != nil {
-			s.mu.Lock()
-			*dst = err
-			s.mu.Unlock()
-		}
+// newTryState returns the state of one try with its trace hooks, the TLS
+// one only when the endpoint is https.
+func newTryState(https bool) *tryState {
+	ts := &tryState{}
+	ts.trace.WroteRequest = ts.wroteRequest
+	if https {
+		ts.trace.TLSHandshakeDone = ts.tlsDone
 	}
-	return &httptrace.ClientTrace{
-		DNSDone:          func(i httptrace.DNSDoneInfo) { set(&s.dialErr, i.Err) },
-		ConnectDone:      func(_, _ string, err error) { set(&s.dialErr, err) },
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) { set(&s.tlsErr, err) },
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				s.mu.Lock()
-				s.wrote = true
-				s.mu.Unlock()
-			}
-		},
+	return ts
+}
+
+func (s *tryState) wroteRequest(i httptrace.WroteRequestInfo) {
+	if i.Err == nil {
+		s.mu.Lock()
+		s.wrote = true
+		s.mu.Unlock()
+	}
+}
+
+func (s *tryState) tlsDone(_ tls.ConnectionState, err error) {
+	if err != nil {
+		s.mu.Lock()
+		s.tlsErr = err
+		s.mu.Unlock()
 	}
 }
 
@@ -82,27 +112,19 @@ type final struct{ error }
 func (final) NonRetriable()   {}
 func (f final) Unwrap() error { return f.error }
 
-// callPolicy runs before azcore's retry policy: it bounds the call by the
-// retry budget, tells the retry policy which statuses it may retry for this
-// operation, and returns the last try's typed result when the budget or the
-// caller's deadline ends the retries (azcore would return the bare context
-// error).
+// callPolicy runs before azcore's retry policy (the pipeline path): it
+// bounds the call by the retry budget, tells the retry policy which
+// statuses it may retry for this operation, and returns the last try's
+// typed result when the budget or the caller's deadline ends the retries
+// (azcore would return the bare context error).
 func (c *Client) callPolicy(req *policy.Request) (*http.Response, error) {
 	var op opInfo
 	req.OperationValue(&op)
 	caller := req.Raw().Context()
 	st := &callState{caller: caller, op: op}
-	budget, r := c.budget, c.retry
-	if op.timeout > 0 {
-		r.TryTimeout = op.timeout
-		budget = max(budget, op.timeout+r.MaxRetryDelay)
-	}
+	r, budget := c.retryFor(op)
 	ctx, cancel := context.WithTimeout(context.WithValue(caller, callStateKey{}, st), budget)
 	defer cancel()
-	r.StatusCodes = retryIdempotentStatus
-	if op.send {
-		r.StatusCodes = retrySendStatus
-	}
 	ctx = policy.WithRetryOptions(ctx, r)
 	resp, err := req.Clone(ctx).Next()
 	var f final
@@ -110,11 +132,9 @@ func (c *Client) callPolicy(req *policy.Request) (*http.Response, error) {
 		err = f.error
 	}
 	if err != nil && ctx.Err() != nil {
-		st.mu.Lock()
 		if st.tried {
 			resp, err = st.resp, st.err
 		}
-		st.mu.Unlock()
 		if err == nil {
 			return resp, nil
 		}
@@ -126,53 +146,65 @@ func (c *Client) callPolicy(req *policy.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// tryPolicy runs each try: it asks the circuit breaker, traces the try,
-// classifies its result, reports it to the breaker and marks errors that
-// must not be retried.
+// tryPolicy runs each try of the pipeline path (see try) and marks the
+// errors that must not be retried for azcore's retry policy.
 func (c *Client) tryPolicy(req *policy.Request) (*http.Response, error) {
 	st, _ := req.Raw().Context().Value(callStateKey{}).(*callState)
 	if st == nil { // a caller's own pipeline; not expected
 		st = &callState{caller: req.Raw().Context()}
 		req.OperationValue(&st.op)
 	}
-	var done func(outcome)
+	resp, retry, err := c.try(req.Raw().Context(), st, req)
+	if err != nil && !retry {
+		err = final{err}
+	}
+	return resp, err
+}
+
+// try runs one try of st's call with ctx (the try's deadline): the per-try
+// half of the retry rule, shared by both request paths. It asks the
+// circuit breaker, traces the request, sends it (through the rest of the
+// pipeline when preq is set, else directly, see send), classifies the
+// result, reports it to the breaker and records it as the call's last
+// result. retry reports whether a failure may be retried; whether an
+// answer's status may be is the caller's part (retryFor's StatusCodes).
+func (c *Client) try(ctx context.Context, st *callState, preq *policy.Request) (resp *http.Response, retry bool, err error) {
+	var tk ticket
 	if st.op.probe {
-		done = c.breaker.bypass()
+		tk = c.breaker.bypass()
 	} else {
 		var ok bool
-		if done, ok = c.breaker.allow(); !ok {
-			return nil, final{&CircuitOpenError{Operation: st.op.name, Endpoint: c.serverBase, State: c.breaker.current()}}
+		if tk, ok = c.breaker.allow(); !ok {
+			return nil, false, &CircuitOpenError{Operation: st.op.name, Endpoint: c.serverBase, State: c.breaker.current()}
 		}
 	}
-	ts := &tryState{}
-	tryCtx := req.Raw().Context()
-	ctx := httptrace.WithClientTrace(context.WithValue(tryCtx, tryStateKey{}, ts), ts.trace())
-	resp, err := req.Clone(ctx).Next()
-	timedOut := errors.Is(tryCtx.Err(), context.DeadlineExceeded)
+	ts := newTryState(c.https)
+	tctx := httptrace.WithClientTrace(ctx, &ts.trace)
+	if preq != nil {
+		resp, err = preq.Clone(context.WithValue(tctx, tryStateKey{}, ts)).Next()
+	} else {
+		resp, err = c.sendDirect(tctx, st, ts)
+	}
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 	v := c.classify(st, timedOut, ts, resp, err)
 	switch {
 	case v.skip:
-		done(outcomeExcluded)
+		tk.done(outcomeExcluded)
 	case v.sick:
-		done(outcomeSick)
+		tk.done(outcomeSick)
 	default:
-		done(outcomeHealthy)
+		tk.done(outcomeHealthy)
 	}
 	if v.err != nil {
 		err = v.err
 	}
-	st.mu.Lock()
 	st.tried, st.resp, st.err = true, resp, err
-	st.mu.Unlock()
 	if err != nil {
-		if !v.retry {
-			err = final{err}
-		}
 		c.log.Debug("signalr: try failed", "op", st.op.name, "retry", v.retry, "error", err)
 	} else if resp != nil && resp.StatusCode >= 400 {
 		c.log.Debug("signalr: try answered", "op", st.op.name, "status", resp.StatusCode)
 	}
-	return resp, err
+	return resp, v.retry, err
 }
 
 // networkMarker is the last per-try policy: it notes that the request got
@@ -188,7 +220,7 @@ func networkMarker(req *policy.Request) (*http.Response, error) {
 
 // verdict is the classification of one try.
 type verdict struct {
-	retry bool // the error may be retried (statuses: see callPolicy)
+	retry bool // the error may be retried (statuses: see retryFor)
 	sick  bool // counts as a breaker failure
 	skip  bool // neither success nor failure for the breaker
 	err   error
@@ -226,7 +258,7 @@ func (c *Client) classify(st *callState, timedOut bool, ts *tryState, resp *http
 	switch {
 	case timedOut || netutil.IsTimeout(err):
 		kind = ConnectionTimeout
-	case ts.dialErr != nil, !ts.wrote:
+	case !ts.wrote:
 		kind = ConnectionUnreachable
 	}
 	return verdict{retry: !ts.wrote || !st.op.send, sick: true, err: c.connError(st, kind, ts.wrote, err)}
