@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -95,6 +96,21 @@ func (h *seqHandler) serve(w http.ResponseWriter, r *http.Request) {
 	h.reply(int(h.n.Add(1)-1), w, r)
 }
 
+// throttledOnce answers the first request 429 with the header pairs kv,
+// every later one 202.
+func throttledOnce(kv ...string) *seqHandler {
+	return &seqHandler{reply: func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 0 {
+			for i := 0; i+1 < len(kv); i += 2 {
+				w.Header().Set(kv[i], kv[i+1])
+			}
+			w.WriteHeader(429)
+			return
+		}
+		w.WriteHeader(202)
+	}}
+}
+
 // TestRetryAfter runs in a synctest bubble with an in-memory service, so
 // the delays are exact and cost no real time.
 func TestRetryAfter(t *testing.T) { onBothPaths(t, testRetryAfter) }
@@ -102,14 +118,7 @@ func TestRetryAfter(t *testing.T) { onBothPaths(t, testRetryAfter) }
 func testRetryAfter(t *testing.T) {
 	t.Run("seconds", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := &seqHandler{reply: func(n int, w http.ResponseWriter, _ *http.Request) {
-				if n == 0 {
-					w.Header().Set("Retry-After", "1")
-					w.WriteHeader(429)
-					return
-				}
-				w.WriteHeader(202)
-			}}
+			h := throttledOnce("Retry-After", "1")
 			start := time.Now()
 			if err := sendToAll(memClient(t, h.serve, slowRetries())); err != nil {
 				t.Fatal(err)
@@ -160,6 +169,28 @@ func testRetryAfter(t *testing.T) {
 			}
 		})
 	})
+	// retry-after-ms and x-ms-retry-after-ms are preferred to Retry-After,
+	// as azcore reads them.
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"Retry-After-Ms", 300 * time.Millisecond},
+		{"X-Ms-Retry-After-Ms", 400 * time.Millisecond},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := throttledOnce(tc.header, strconv.Itoa(int(tc.want/time.Millisecond)), "Retry-After", "2")
+				start := time.Now()
+				if err := sendToAll(memClient(t, h.serve, slowRetries())); err != nil {
+					t.Fatal(err)
+				}
+				if d := time.Since(start); d != tc.want {
+					t.Errorf("took %v, want the %v of %s", d, tc.want, tc.header)
+				}
+			})
+		})
+	}
 }
 
 // countingTransport returns a transport that counts dials and makes the

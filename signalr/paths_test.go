@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/serverless-signalr/functions-go/internal/testutil"
@@ -93,29 +90,29 @@ func TestRequestPathSelection(t *testing.T) {
 			t.Error("the request went through azcore's header policy; want the direct path")
 		}
 	})
-	t.Run("PerCallPolicies: pipeline", func(t *testing.T) {
-		p := &countingPolicy{}
-		o := quietOptions()
-		o.PerCallPolicies = []policy.Policy{p}
-		if !sendProbed(t, newTestClient(t, rec.srv.URL, o), rec) {
-			t.Error("the request skipped azcore's pipeline")
-		}
-		if n := p.n.Load(); n != 1 {
-			t.Errorf("the per-call policy ran %d times, want 1", n)
-		}
-	})
-	t.Run("PerRetryPolicies: pipeline, once per try", func(t *testing.T) {
-		rec := newRecorder(t, statusSequence(503, 202))
-		p := &countingPolicy{}
-		o := quietOptions()
-		o.PerRetryPolicies = []policy.Policy{p}
-		if !sendProbed(t, newTestClient(t, rec.srv.URL, o), rec) {
-			t.Error("the request skipped azcore's pipeline")
-		}
-		if n := p.n.Load(); n != 2 {
-			t.Errorf("the per-retry policy ran %d times, want 2 (a 503 and its retry)", n)
-		}
-	})
+	// A per-call policy runs once per call, a per-retry policy once per try.
+	for _, tc := range []struct {
+		name  string
+		set   func(*signalr.ClientOptions, policy.Policy)
+		codes []int
+		runs  int32
+	}{
+		{"PerCallPolicies: pipeline", func(o *signalr.ClientOptions, p policy.Policy) { o.PerCallPolicies = []policy.Policy{p} }, []int{503, 202}, 1},
+		{"PerRetryPolicies: pipeline", func(o *signalr.ClientOptions, p policy.Policy) { o.PerRetryPolicies = []policy.Policy{p} }, []int{503, 202}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t, statusSequence(tc.codes...))
+			p := &countingPolicy{}
+			o := quietOptions()
+			tc.set(o, p)
+			if !sendProbed(t, newTestClient(t, rec.srv.URL, o), rec) {
+				t.Error("the request skipped azcore's pipeline")
+			}
+			if n := p.n.Load(); n != tc.runs {
+				t.Errorf("the policy ran %d times for a 503 and its retry, want %d", n, tc.runs)
+			}
+		})
+	}
 	t.Run("Logging options: pipeline", func(t *testing.T) {
 		o := quietOptions()
 		o.Logging.AllowedHeaders = []string{probeHeader}
@@ -141,41 +138,6 @@ func testRetryMaxRetriesNegative(t *testing.T) {
 	}
 	if n := len(rec.requests()); n != 1 {
 		t.Errorf("server saw %d tries, want 1", n)
-	}
-}
-
-// TestRetryAfterMilliseconds: retry-after-ms and x-ms-retry-after-ms are
-// preferred to Retry-After, as azcore reads them.
-func TestRetryAfterMilliseconds(t *testing.T) { onBothPaths(t, testRetryAfterMilliseconds) }
-
-func testRetryAfterMilliseconds(t *testing.T) {
-	for _, tc := range []struct {
-		header string
-		want   time.Duration
-	}{
-		{"Retry-After-Ms", 300 * time.Millisecond},
-		{"X-Ms-Retry-After-Ms", 400 * time.Millisecond},
-	} {
-		t.Run(tc.header, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := &seqHandler{reply: func(n int, w http.ResponseWriter, _ *http.Request) {
-					if n == 0 {
-						w.Header().Set(tc.header, strconv.Itoa(int(tc.want/time.Millisecond)))
-						w.Header().Set("Retry-After", "2") // not used: the milliseconds win
-						w.WriteHeader(429)
-						return
-					}
-					w.WriteHeader(202)
-				}}
-				start := time.Now()
-				if err := sendToAll(memClient(t, h.serve, slowRetries())); err != nil {
-					t.Fatal(err)
-				}
-				if d := time.Since(start); d != tc.want {
-					t.Errorf("took %v, want the %v of %s", d, tc.want, tc.header)
-				}
-			})
-		})
 	}
 }
 
