@@ -1,11 +1,14 @@
 package signalr
 
 import (
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
 func TestBackoff(t *testing.T) {
@@ -73,4 +76,52 @@ func FuzzRetryAfter(f *testing.F) {
 			t.Fatalf("Retry-After-Ms %q: %v", ms, d)
 		}
 	})
+}
+
+// acceptAll is a transport that answers every request 202 without a body
+// or a network, so that a call's allocations are the client's own.
+type acceptAll struct{}
+
+func (acceptAll) Do(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusAccepted, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+}
+
+type nopPolicy struct{}
+
+func (nopPolicy) Do(req *policy.Request) (*http.Response, error) { return req.Next() }
+
+// TestDirectPathAllocations: an AccessKey client takes the direct path,
+// which costs at most half the allocations per call of the same client on
+// azcore's pipeline (a guard for the path selection and the direct path's
+// own cost, not a timing).
+func TestDirectPathAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	allocs := func(pipeline bool) float64 {
+		o := &ClientOptions{Logger: slog.New(slog.DiscardHandler)}
+		o.Transport = acceptAll{}
+		if pipeline {
+			o.PerRetryPolicies = []policy.Policy{nopPolicy{}}
+		}
+		c, err := NewClientFromConnectionString("Endpoint=http://127.0.0.1;Port=1;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.direct == pipeline {
+			t.Fatalf("pipeline %v: direct = %v", pipeline, c.direct)
+		}
+		msg := Message{Target: "hello", Arguments: []byte(`[1]`)}
+		ctx := t.Context()
+		return testing.AllocsPerRun(200, func() {
+			if _, err := c.SendToAll(ctx, "chat", msg, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	direct, pipeline := allocs(false), allocs(true)
+	t.Logf("SendToAll allocations: direct %.0f, pipeline %.0f", direct, pipeline)
+	if direct > pipeline/2 {
+		t.Errorf("direct path: %.0f allocations per call, want at most half the pipeline's %.0f", direct, pipeline)
+	}
 }
