@@ -193,13 +193,17 @@ func (e *Emulator) runSocket(c *conn, ws *websocket.Conn, rest []byte, resumed b
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The writer is not running: the sink can change.
-	c.out = wsSink{ws: ws, typ: c.proto.frameType()}
+	out := wsSink{ws: ws, typ: c.proto.frameType()}
+	c.out = out
 	c.srMu.Lock()
 	c.ws = ws
 	c.srMu.Unlock()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
+		// A write in flight when the socket's reader ends is ended by
+		// killing the socket (wsSink writes do not watch ctx).
+		defer context.AfterFunc(ctx, out.kill)()
 		if resumed {
 			if err := c.replayUnacked(ctx); err != nil {
 				c.out.kill()

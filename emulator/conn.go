@@ -25,10 +25,11 @@ const maxBatchBytes = 64 << 10
 // sink is the transport side of a connection: where its single writer puts
 // records (a WebSocket, a Server-Sent Events stream or a long-polling
 // outbox). Only the writer goroutine calls write, writer and end; kill may be
-// called from any goroutine.
+// called from any goroutine, and must make a blocked write return: that is
+// how a write that exceeds its timeout ends (conn.writeWithin).
 type sink interface {
 	// write sends b (whole records) as one unit: a frame, an event, a poll
-	// answer. ctx bounds the write.
+	// answer. It returns early when ctx ends (the writer stops).
 	write(ctx context.Context, b []byte) error
 	// writer returns a writer for one unit made of several records; each
 	// Write carries whole records, Close sends the unit.
@@ -70,6 +71,11 @@ type conn struct {
 	// client (slow consumer).
 	abortCtx context.Context
 	abort    context.CancelFunc
+	// wd bounds every write: armed for its duration, it kills wdSink (the
+	// sink it was made for) when the write takes too long. Only the writer
+	// goroutine uses them (see watchdog).
+	wd     *time.Timer
+	wdSink sink
 
 	// groups is guarded by Emulator.mu.
 	groups map[string]struct{}
@@ -200,7 +206,13 @@ func clientTimeoutReason(d time.Duration) string {
 func (c *conn) writeLoop(parent context.Context, pingInterval, clientTimeout time.Duration) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	defer context.AfterFunc(c.abortCtx, cancel)()
+	// An abort ends the write in flight by killing the transport (a
+	// WebSocket write does not watch ctx, see wsSink).
+	out := c.out
+	defer context.AfterFunc(c.abortCtx, func() {
+		cancel()
+		out.kill()
+	})()
 	var tick <-chan time.Time
 	if pingInterval > 0 {
 		ticker := time.NewTicker(pingInterval)
@@ -266,10 +278,7 @@ func (c *conn) finish(ctx context.Context) {
 		last = c.final
 	}
 	if last != nil {
-		wctx, cancel := context.WithTimeout(ctx, closeWriteTimeout)
-		err := c.out.write(wctx, last)
-		cancel()
-		if err != nil {
+		if err := c.writeWithin(ctx, closeWriteTimeout, last); err != nil {
 			c.out.kill()
 			return
 		}
@@ -291,10 +300,36 @@ func (c *conn) record(m *outMessage) []byte {
 	return b
 }
 
+// write sends b as one unit within writeTimeout.
 func (c *conn) write(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	return c.out.write(wctx, b)
+	return c.writeWithin(ctx, writeTimeout, b)
+}
+
+// writeWithin sends b as one unit; a write that takes longer than d is
+// ended by killing the transport (what a deadline on ctx did, without a
+// context, a timer and their registration per write: one timer per
+// connection, re-armed).
+func (c *conn) writeWithin(ctx context.Context, d time.Duration, b []byte) error {
+	wd := c.watchdog()
+	wd.Reset(d)
+	defer wd.Stop()
+	return c.out.write(ctx, b)
+}
+
+// watchdog returns the stopped timer that kills the current sink when it
+// fires. A connection's sink changes only while no writer runs (a resumed
+// stateful connection gets a new WebSocket), so the writer goroutine makes
+// a timer for each sink it writes to; a timer that fires late kills the
+// sink it was made for, never a newer one.
+func (c *conn) watchdog() *time.Timer {
+	if c.wd == nil || c.wdSink != c.out {
+		if c.wd != nil {
+			c.wd.Stop()
+		}
+		c.wd, c.wdSink = time.AfterFunc(time.Hour, c.out.kill), c.out
+		c.wd.Stop()
+	}
+	return c.wd
 }
 
 // writeBatch writes first plus whatever else is already queued (up to
@@ -307,9 +342,10 @@ func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 	if len(c.queue) == 0 {
 		return c.write(ctx, b)
 	}
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	w, err := c.out.writer(wctx)
+	wd := c.watchdog()
+	wd.Reset(writeTimeout)
+	defer wd.Stop()
+	w, err := c.out.writer(ctx)
 	if err != nil {
 		return err
 	}
@@ -335,17 +371,22 @@ func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 
 // wsSink is the WebSocket transport; typ is the frame type of the
 // connection's protocol.
+//
+// Its writes do not hand ctx to the WebSocket library, which would arm and
+// disarm a callback on it for every frame: the socket is killed instead
+// when a write must end early, by the write timeout (conn.writeWithin), an
+// abort (writeLoop) or the end of the socket's writer context (runSocket).
 type wsSink struct {
 	ws  *websocket.Conn
 	typ websocket.MessageType
 }
 
-func (s wsSink) write(ctx context.Context, b []byte) error {
-	return s.ws.Write(ctx, s.typ, b)
+func (s wsSink) write(_ context.Context, b []byte) error {
+	return s.ws.Write(context.Background(), s.typ, b)
 }
 
-func (s wsSink) writer(ctx context.Context) (io.WriteCloser, error) {
-	return s.ws.Writer(ctx, s.typ)
+func (s wsSink) writer(context.Context) (io.WriteCloser, error) {
+	return s.ws.Writer(context.Background(), s.typ)
 }
 
 // end waits (bounded by the library) for the client's close frame, which

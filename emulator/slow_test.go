@@ -52,7 +52,13 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 			t.Fatal("sending took too long: the emulator stalled")
 		}
 	}
-	e.waitGone("chat", n.ConnectionID) // the slow consumer
+	// The slow consumer is dropped when its queue overflows, its write in
+	// flight aborted at once: not only when the write timeout (10 s) ends it.
+	t0 := time.Now()
+	e.waitGone("chat", n.ConnectionID)
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("the slow consumer was dropped %s after the sends, as if only by the write timeout", d)
+	}
 	if r := e.rest("HEAD", "/api/hubs/chat/connections/"+fast.id, apiV, ""); r.status != 200 {
 		t.Fatalf("fast client gone: %d", r.status)
 	}
