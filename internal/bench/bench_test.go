@@ -271,7 +271,7 @@ func TestFanoutDrain(t *testing.T) {
 				}
 				return nil
 			}
-			markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, time.Minute, send)
+			markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, time.Minute, true, send)
 			if err != nil || !drained || missing != 0 || markers != 2 || len(sent) != 2 || sent[1] != 2 {
 				t.Fatalf("markers=%d missing=%d drained=%v err=%v sent=%v", markers, missing, drained, err, sent)
 			}
@@ -296,7 +296,7 @@ func TestFanoutDrain(t *testing.T) {
 				return nil
 			}
 			t0 := time.Now()
-			markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, 10*time.Second, send)
+			markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, 10*time.Second, true, send)
 			if err != nil || drained || missing != 1 {
 				t.Fatalf("markers=%d missing=%d drained=%v err=%v", markers, missing, drained, err)
 			}
@@ -316,11 +316,31 @@ func TestFanoutDrain(t *testing.T) {
 				cs[0].handle(marker(seq), now) // cs[1] never gets it
 				return nil
 			}
-			markers, _, drained, err := fanoutDrain(context.Background(), cs, tr, 5*time.Second, send)
+			markers, _, drained, err := fanoutDrain(context.Background(), cs, tr, 5*time.Second, true, send)
 			if err != nil || drained || markers != 1 {
 				t.Fatalf("markers=%d drained=%v err=%v", markers, drained, err)
 			}
 		})
+	})
+}
+
+// TestFanoutDrainWithoutPresence: without presence the drain is one marker
+// that every client must get; it does not wait for announcements.
+func TestFanoutDrainWithoutPresence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTracker(1, 1)
+		cs := []*hubClient{{id: "a", tr: tr}, {id: "b", tr: tr}}
+		send := func(target string, seq int) error {
+			for _, c := range cs {
+				c.handle([]byte(`{"type":1,"target":"`+target+`","arguments":[`+strconv.Itoa(seq)+`]}`+"\x1e"), time.Unix(1, 0))
+			}
+			return nil
+		}
+		t0 := time.Now()
+		markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, time.Minute, false, send)
+		if err != nil || !drained || missing != 0 || markers != 1 || time.Since(t0) != 0 {
+			t.Fatalf("markers=%d missing=%d drained=%v err=%v after %s", markers, missing, drained, err, time.Since(t0))
+		}
 	})
 }
 
