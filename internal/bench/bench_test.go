@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -306,6 +307,44 @@ func TestFanoutDrain(t *testing.T) {
 		})
 	})
 
+	t.Run("ended connection", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			tr, cs := setup(3)
+			for _, c := range cs {
+				c.done = make(chan struct{})
+			}
+			cs[0].handle(presence("c0"), now)
+			cs[1].handle(presence("c1"), now)
+			// c2 got its own announcement, then its connection ended.
+			cs[2].handle(presence("c2"), now)
+			close(cs[2].done)
+			tr.closed.Add(1)
+			send := func(_ string, seq int) error {
+				cs[0].handle(marker(seq), now)
+				cs[1].handle(marker(seq), now)
+				return nil
+			}
+			t0 := time.Now()
+			markers, missing, drained, err := fanoutDrain(context.Background(), cs, tr, time.Minute, true, send)
+			if err != nil || !drained || missing != 0 || markers != 1 || time.Since(t0) != 0 {
+				t.Fatalf("markers=%d missing=%d drained=%v err=%v after %s", markers, missing, drained, err, time.Since(t0))
+			}
+			// A live client without the marker is still waited for, even
+			// though the counters add up (c2 counted twice).
+			tr.drainGot.Store(0)
+			cs[1].done = make(chan struct{})
+			send = func(_ string, seq int) error {
+				cs[0].handle(marker(seq), now)
+				cs[2].handle(marker(seq), now)
+				return nil
+			}
+			cs[1].drainSeq = 0
+			if _, _, drained, _ := fanoutDrain(context.Background(), cs, tr, time.Minute, false, send); drained {
+				t.Fatal("drained while a live client lacked the marker")
+			}
+		})
+	})
+
 	t.Run("marker lost", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			tr, cs := setup(2)
@@ -316,9 +355,10 @@ func TestFanoutDrain(t *testing.T) {
 				cs[0].handle(marker(seq), now) // cs[1] never gets it
 				return nil
 			}
+			t0 := time.Now()
 			markers, _, drained, err := fanoutDrain(context.Background(), cs, tr, 5*time.Second, true, send)
-			if err != nil || drained || markers != 1 {
-				t.Fatalf("markers=%d drained=%v err=%v", markers, drained, err)
+			if err != nil || drained || markers != 1 || time.Since(t0) < markerTimeout {
+				t.Fatalf("markers=%d drained=%v err=%v after %s", markers, drained, err, time.Since(t0))
 			}
 		})
 	})
@@ -350,5 +390,44 @@ func TestPresenceBudget(t *testing.T) {
 	}
 	if got, want := presenceBudget(5000, true), 12_500_000*presenceDelivery; got != want {
 		t.Fatalf("budget(5000) = %s, want %s", got, want)
+	}
+}
+
+// TestPingLoopCountsFromTheConnectStart: a client whose connect took a
+// whole ping interval pings at once (the JS client's keep-alive runs from
+// the handshake request), then every interval.
+func TestPingLoopCountsFromTheConnectStart(t *testing.T) {
+	got := make(chan []byte, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		for {
+			_, b, err := ws.Read(r.Context())
+			if err != nil {
+				return
+			}
+			got <- b
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(srv.URL, "http", "ws", 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &hubClient{conn: conn, done: make(chan struct{})}
+	defer func() { close(c.done); conn.CloseNow() }()
+	go c.pingLoop(false, time.Now().Add(-clientPingInterval-time.Second))
+	select {
+	case b := <-got:
+		if string(b) != "{\"type\":6}\x1e" {
+			t.Fatalf("first frame %q, want a ping", b)
+		}
+	case <-ctx.Done():
+		t.Fatal("no ping although the interval since the connect start had passed")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -103,21 +104,28 @@ func presenceBudget(n int, on bool) time.Duration {
 // still came after the marker (an announcement being queued while the
 // marker was), it sends another, up to maxDrainMarkers. Without presence
 // (own false) it only sends the marker: every client is reading, and the
-// first broadcast after the connect phase is not a measured one.
+// first broadcast after the connect phase is not a measured one. Clients
+// whose connection ended are not waited for (the report counts them as
+// disconnected). timeout bounds the wait for the announcements; each
+// marker has markerTimeout.
 func fanoutDrain(ctx context.Context, clients []*hubClient, tr *tracker, timeout time.Duration, own bool, send func(target string, arg int) error) (markers, ownMissing int, drained bool, err error) {
-	n := int32(len(clients))
-	deadline := time.Now().Add(timeout)
-	left := func() time.Duration { return max(time.Until(deadline), 0) }
-	if own && !waitUntil(ctx, left(), func() bool { return tr.ownPresence.Load() >= n }) {
-		ownMissing = int(n - tr.ownPresence.Load())
-	}
-	for markers < maxDrainMarkers && ctx.Err() == nil && left() > 0 {
-		markers++
-		tr.drainGot.Store(0)
-		if err := send(drainTarget, markers); err != nil {
-			return markers, ownMissing, false, fmt.Errorf("drain marker %d: %w", markers, err)
+	if own && !waitUntil(ctx, timeout, settled(clients, tr, &tr.ownPresence, func(c *hubClient) bool { return c.ownPresence })) {
+		for _, c := range clients {
+			c.mu.Lock()
+			if !c.ownPresence && !c.ended() {
+				ownMissing++
+			}
+			c.mu.Unlock()
 		}
-		if !waitUntil(ctx, left(), func() bool { return tr.drainGot.Load() >= n }) {
+	}
+	for markers < maxDrainMarkers && ctx.Err() == nil {
+		markers++
+		seq := markers
+		tr.drainGot.Store(0)
+		if err := send(drainTarget, seq); err != nil {
+			return markers, ownMissing, false, fmt.Errorf("drain marker %d: %w", seq, err)
+		}
+		if !waitUntil(ctx, markerTimeout, settled(clients, tr, &tr.drainGot, func(c *hubClient) bool { return c.drainSeq >= seq })) {
 			return markers, ownMissing, false, nil
 		}
 		if presenceAfterMarker(clients) == 0 {
@@ -125,6 +133,31 @@ func fanoutDrain(ctx context.Context, clients []*hubClient, tr *tracker, timeout
 		}
 	}
 	return markers, ownMissing, false, nil
+}
+
+// markerTimeout bounds the delivery of one drain marker to every client.
+const markerTimeout = 30 * time.Second
+
+// settled returns the condition "every client whose connection has not
+// ended satisfies ok" (checked under the client's lock). The counter of
+// the clients that satisfy it gates the scan, which runs only once the
+// counter and the ended connections could add up to all.
+func settled(clients []*hubClient, tr *tracker, count *atomic.Int32, ok func(*hubClient) bool) func() bool {
+	n := int32(len(clients))
+	return func() bool {
+		if count.Load()+tr.closed.Load() < n {
+			return false
+		}
+		for _, c := range clients {
+			c.mu.Lock()
+			good := ok(c)
+			c.mu.Unlock()
+			if !good && !c.ended() {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // presenceAfterMarker sums the presence records the clients got after

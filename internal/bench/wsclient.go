@@ -120,6 +120,7 @@ type hubClient struct {
 
 // connectHub connects one client (dialHub) and starts its reader and pings.
 func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, tr *tracker, msgpackProto bool) (*hubClient, error) {
+	start := time.Now()
 	conn, rest, id, err := dialHubID(ctx, hc, handlerNegotiate, msgpackProto)
 	if err != nil {
 		return nil, err
@@ -127,7 +128,7 @@ func connectHub(ctx context.Context, hc *http.Client, handlerNegotiate string, t
 	c := &hubClient{conn: conn, id: id, tr: tr, done: make(chan struct{}), roundAt: make([]time.Time, len(tr.rounds)), seen: make([]bool, tr.burst+1), msgpack: msgpackProto}
 	c.handle(rest, time.Now())
 	go c.readLoop()
-	go c.pingLoop(msgpackProto)
+	go c.pingLoop(msgpackProto, start)
 	return c, nil
 }
 
@@ -223,19 +224,32 @@ func dialHubID(ctx context.Context, hc *http.Client, handlerNegotiate string, ms
 	return conn, rest, sn.ConnectionID, nil
 }
 
+// connectTimeout bounds one client's connect (negotiates, upgrade,
+// handshake): the JS client's default server timeout
+// (serverTimeoutInMilliseconds, 30 s), what it waits for the server to
+// answer.
+const connectTimeout = 30 * time.Second
+
 // clientPingInterval is how often the client pings, as @microsoft/signalr
 // does (keepAliveIntervalInMilliseconds): the emulator closes a client that
 // sends nothing for its client timeout (30 s).
 const clientPingInterval = 15 * time.Second
 
-// pingLoop pings the server until the connection ends.
-func (c *hubClient) pingLoop(msgpackProto bool) {
+// pingLoop pings the server until the connection ends, the first time
+// clientPingInterval after from. @microsoft/signalr starts its keep-alive
+// timer when it has sent the handshake request, before the answer arrives
+// (HubConnection._startInternal: _resetKeepAliveInterval right after
+// writeHandshakeRequest), and the server's client timeout runs from the
+// handshake too, so a client whose handshake answer is slow must not wait
+// another full interval: from is the start of the connect (no later than
+// the handshake request).
+func (c *hubClient) pingLoop(msgpackProto bool, from time.Time) {
 	ping := []byte("{\"type\":6}\x1e")
 	typ := websocket.MessageText
 	if msgpackProto {
 		ping, typ = []byte{0x02, 0x91, 0x06}, websocket.MessageBinary // [6], length-prefixed
 	}
-	t := time.NewTicker(clientPingInterval)
+	t := time.NewTimer(max(time.Until(from.Add(clientPingInterval)), 0))
 	defer t.Stop()
 	for {
 		select {
@@ -245,6 +259,7 @@ func (c *hubClient) pingLoop(msgpackProto bool) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = c.conn.Write(ctx, typ, ping)
 			cancel()
+			t.Reset(clientPingInterval)
 		}
 	}
 }
@@ -318,7 +333,11 @@ func (c *hubClient) invocation(m record, now time.Time, size int) {
 	var p presenceArg
 	if len(m.Arguments) > 0 {
 		if m.Target == "presence" {
-			_ = json.Unmarshal(m.Arguments[0], &p)
+			// Only an announcement that names this client matters: skip
+			// decoding the others (n²/2 of them in the connect phase).
+			if c.id != "" && bytes.Contains(m.Arguments[0], []byte(c.id)) {
+				_ = json.Unmarshal(m.Arguments[0], &p)
+			}
 		} else {
 			_ = json.Unmarshal(m.Arguments[0], &n)
 		}
@@ -458,6 +477,16 @@ func (c *hubClient) invoked(target string, n int, p presenceArg, now time.Time, 
 	}
 }
 
+// ended reports whether the connection has ended (its reader returned).
+func (c *hubClient) ended() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // close ends the connection at once and waits for the reader.
 func (c *hubClient) close() {
 	c.conn.CloseNow()
@@ -490,7 +519,7 @@ func connectMany(ctx context.Context, hc *http.Client, handlerNegotiate string, 
 					return
 				}
 				t0 := time.Now()
-				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+				cctx, ccancel := context.WithTimeout(ctx, connectTimeout)
 				c, err := connectHub(cctx, hc, handlerNegotiate, tr, tr.msgpackHalf && i%2 == 0)
 				ccancel()
 				mu.Lock()
@@ -522,15 +551,13 @@ func connectMany(ctx context.Context, hc *http.Client, handlerNegotiate string, 
 // the first close reason seen.
 func disconnected(clients []*hubClient) (n int, firstReason string) {
 	for _, c := range clients {
-		select {
-		case <-c.done:
+		if c.ended() {
 			n++
 			c.mu.Lock()
 			if firstReason == "" {
 				firstReason = c.closeErr
 			}
 			c.mu.Unlock()
-		default:
 		}
 	}
 	return n, firstReason
