@@ -122,6 +122,7 @@ type Client struct {
 	https      bool   // serverBase is https
 	pl         runtime.Pipeline
 	direct     bool               // AccessKey mode without the pipeline (see doDirect)
+	oneWrite   bool               // the transport counts written bytes: one write per request (wire.go)
 	transport  policy.Transporter // the direct path's (the pipeline's too)
 	uaHeader   []string           // {userAgent}
 	breaker    *breaker
@@ -249,10 +250,11 @@ func newClient(cs *ConnectionString, cred azcore.TokenCredential, opts *ClientOp
 		auth = keyPolicy{c: c}
 	}
 
-	tr, err := transporter(o.Transport, o.TLSConfig)
+	tr, counted, err := transporter(o.Transport, o.TLSConfig)
 	if err != nil {
 		return nil, err
 	}
+	c.oneWrite = counted
 	c.breaker = newBreaker(o.Breaker, c.serverBase, c.log)
 	c.transport = tr
 	if !usesPipeline(c.entra, &o.ClientOptions) {
@@ -297,11 +299,14 @@ func newServerName() string {
 // *http.Transport cloned with TLS 1.2 as the floor), or a default tuned for
 // bursts. Redirects are never followed, so a token never goes elsewhere,
 // and response bodies are bounded.
-func transporter(t policy.Transporter, cfg *tls.Config) (policy.Transporter, error) {
+//
+// counted reports whether the transport's connections count the bytes
+// written (wire.go), so that a request may go out in one write.
+func transporter(t policy.Transporter, cfg *tls.Config) (_ policy.Transporter, counted bool, _ error) {
 	var hc http.Client
 	switch v := t.(type) {
 	case nil:
-		hc.Transport = &http.Transport{
+		ht := &http.Transport{
 			Proxy: http.ProxyFromEnvironment,
 			DialContext: (&net.Dialer{
 				Timeout:   5 * time.Second,
@@ -315,18 +320,21 @@ func transporter(t policy.Transporter, cfg *tls.Config) (policy.Transporter, err
 			ExpectContinueTimeout: time.Second,
 			TLSClientConfig:       tlsFloor(cfg),
 		}
+		countWrites(ht)
+		hc.Transport, counted = ht, true
 	case *http.Client:
 		hc = *v
 		if ht, ok := hc.Transport.(*http.Transport); ok {
 			ht = ht.Clone()
 			ht.TLSClientConfig = tlsFloor(ht.TLSClientConfig)
-			hc.Transport = ht
+			countWrites(ht)
+			hc.Transport, counted = ht, true
 		}
 	default:
-		return &limitedDoer{t}, nil
+		return &limitedDoer{t}, false, nil
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &limitedDoer{&hc}, nil
+	return &limitedDoer{&hc}, counted, nil
 }
 
 // tlsFloor returns a copy of cfg with MinVersion at least TLS 1.2.
@@ -537,7 +545,7 @@ func (c *Client) doDirectCall(ctx context.Context, k call, op opInfo, u string) 
 		if k.contentType != "" {
 			h["Content-Type"] = []string{k.contentType}
 		}
-		st.body, st.getBody = k.body, bodyOf(k.body)
+		st.body, st.getBody = k.body, bodyOf(k.body, c.oneWrite)
 	}
 	return c.doDirect(st)
 }

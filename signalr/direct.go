@@ -105,8 +105,14 @@ func (c *Client) sendDirect(ctx context.Context, st *callState, ts *tryState) (*
 	return resp, nil
 }
 
-// bodyOf returns the GetBody function of a request sending b.
-func bodyOf(b []byte) func() (io.ReadCloser, error) {
+// bodyOf returns the GetBody function of a request sending b: a body
+// net/http writes together with the headers when oneWrite (the
+// transport's connections count their bytes, wire.go), else a
+// requestBody.
+func bodyOf(b []byte, oneWrite bool) func() (io.ReadCloser, error) {
+	if oneWrite {
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
 	return func() (io.ReadCloser, error) {
 		r := &requestBody{}
 		r.r.Reset(b)
@@ -115,7 +121,8 @@ func bodyOf(b []byte) func() (io.ReadCloser, error) {
 }
 
 // requestBody is a request body over a byte slice, of a type net/http does
-// not know to be in memory. The retry rule depends on that: for an
+// not know to be in memory, for transports whose connections do not count
+// their bytes (wire.go). The retry rule depends on that: for an
 // io.NopCloser over a *bytes.Reader, net/http would buffer the whole
 // request and report it written (httptrace's WroteRequest) before flushing
 // it to the connection, so a send whose first write failed would count as

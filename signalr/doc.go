@@ -33,7 +33,8 @@
 // A message is never sent twice. A send (POST …/:send) is retried only when
 // the service cannot have acted on it: the request was never completely
 // written (DNS failure, connection refused or reset, a try timeout before
-// the last byte left, observed with httptrace's WroteRequest), or the
+// the last byte left, observed with httptrace's WroteRequest and, on the
+// transports the client builds, the bytes each connection accepted), or the
 // service answered 408, 429 or 503. A send is never retried after a 500,
 // 502 or 504, nor after a timeout or a broken connection once the request
 // was written: the service may have delivered the message, and

@@ -66,14 +66,16 @@ type callState struct {
 type callStateKey struct{}
 
 // tryState records what net/http did during one try. Its trace learns
-// only what the retry rule needs: whether the whole request was written
-// and whether the TLS handshake failed. (A failed dial leaves the request
+// only what the retry rule needs: whether the request was written (see
+// written) and whether the TLS handshake failed. (A failed dial leaves the request
 // unwritten, which is all the rule asks of it.)
 type tryState struct {
 	mu             sync.Mutex
 	reachedNetwork bool // the request passed authorization
-	wrote          bool // the whole request was written
+	wrote          bool // net/http reported the whole request written
 	tlsErr         error
+	conn           *wireConn // the try's connection when it counts bytes (wire.go)
+	before         int64     // its count when the try got it
 	trace          httptrace.ClientTrace
 }
 
@@ -84,6 +86,7 @@ type tryStateKey struct{}
 func newTryState(https bool) *tryState {
 	ts := &tryState{}
 	ts.trace.WroteRequest = ts.wroteRequest
+	ts.trace.GotConn = ts.gotConn
 	if https {
 		ts.trace.TLSHandshakeDone = ts.tlsDone
 	}
@@ -247,19 +250,20 @@ func (c *Client) classify(st *callState, timedOut bool, ts *tryState, resp *http
 		if netutil.IsTimeout(st.caller.Err()) {
 			kind = ConnectionTimeout
 		}
-		return verdict{skip: true, err: c.connError(st, kind, ts.wrote, errors.Join(st.caller.Err(), err))}
+		return verdict{skip: true, err: c.connError(st, kind, ts.written(), errors.Join(st.caller.Err(), err))}
 	case !ts.reachedNetwork:
 		// The bearer token policy or the signer failed: not the endpoint.
 		return verdict{skip: true, err: c.connError(st, ConnectionCredential, false, err)}
 	case ts.tlsErr != nil:
 		return verdict{sick: true, err: c.connError(st, ConnectionTLS, false, err)}
 	}
+	wrote := ts.written()
 	kind := ConnectionFailed
 	switch {
 	case timedOut || netutil.IsTimeout(err):
 		kind = ConnectionTimeout
-	case !ts.wrote:
+	case !wrote:
 		kind = ConnectionUnreachable
 	}
-	return verdict{retry: !ts.wrote || !st.op.send, sick: true, err: c.connError(st, kind, ts.wrote, err)}
+	return verdict{retry: !wrote || !st.op.send, sick: true, err: c.connError(st, kind, wrote, err)}
 }
