@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -37,11 +39,16 @@ func runBaselineServer() error {
 		h.Set("Cache-Control", "no-store")
 		_, _ = w.Write(baselineBody)
 	})
+	return serveUntilSignal("baseline-server", port, mux)
+}
+
+// serveUntilSignal serves h on 127.0.0.1:port until SIGINT or SIGTERM.
+func serveUntilSignal(name, port string, h http.Handler) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
-		return fmt.Errorf("baseline-server: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -54,4 +61,51 @@ func runBaselineServer() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// runHopServer is the `bench hop-server` subcommand: the least a Go
+// process can do for a broadcast, the reference for the handler's hop. On
+// 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT it answers GET / with 200 and
+// POST /api/broadcast by reading the body (at most 1 MiB) and POSTing it
+// with net/http to $BENCH_HOP_TARGET (the emulator's …/:send) with the
+// Authorization $BENCH_HOP_AUTH (a cached token), then 202. No
+// validation, retries or summary: what any Go hop costs.
+func runHopServer() error {
+	port, target, auth := os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT"), os.Getenv("BENCH_HOP_TARGET"), os.Getenv("BENCH_HOP_AUTH")
+	if port == "" || target == "" || auth == "" {
+		return errors.New("hop-server: FUNCTIONS_CUSTOMHANDLER_PORT, BENCH_HOP_TARGET and BENCH_HOP_AUTH must be set")
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	authz := []string{auth}
+	json := []string{"application/json"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("POST /api/broadcast", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.Header["Content-Type"], req.Header["Authorization"] = json, authz
+		resp, err := client.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			http.Error(w, resp.Status, http.StatusBadGateway)
+			return
+		}
+		w.Header()["Content-Type"] = json
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"sent":1}`))
+	})
+	return serveUntilSignal("hop-server", port, mux)
 }

@@ -203,8 +203,11 @@ func TestBroadcastPhaseScore(t *testing.T) {
 	}
 	// ping 4000/s at 0.1 ms, raw 4000/s at 0.4 ms: floor 0.5 ms, series 2000/s.
 	ph := broadcastPhase{Concurrency: 1, Handler: run(1800, 550*time.Microsecond), SDK: run(3000, 500*time.Microsecond),
-		Raw: run(4000, 400*time.Microsecond), Ping: run(4000, 100*time.Microsecond)}
+		Raw: run(4000, 400*time.Microsecond), Ping: run(4000, 100*time.Microsecond), Hop: run(2000, 450*time.Microsecond)}
 	ph.score()
+	if ph.HopFloorRatio != 0.9 || ph.HopRPSRatio != 0.9 || ph.HopP50Ratio < 1.22 || ph.HopP50Ratio > 1.23 {
+		t.Fatalf("minimal hop ratios %v %v %v", ph.HopFloorRatio, ph.HopP50Ratio, ph.HopRPSRatio)
+	}
 	if ph.FloorP50 != 500*time.Microsecond || ph.FloorRatio != 1.1 || ph.SeriesRPS != 2000 || ph.SeriesRatio != 0.9 || !ph.Pass {
 		t.Fatalf("unloaded phase scored %+v", ph)
 	}

@@ -56,6 +56,14 @@ type broadcastPhase struct {
 	// p50 over the floor.
 	OneProc      []loadResult `json:"handler_gomaxprocs1_runs,omitempty"`
 	OneProcRatio float64      `json:"ratio_p50_floor_gomaxprocs1,omitempty"`
+	// Hop is POST /api/broadcast on `bench hop-server`, the least a Go
+	// process does for a broadcast (runHopServer); HopFloorRatio is its
+	// p50 over the floor, HopP50Ratio and HopRPSRatio the handler's p50
+	// and throughput over it.
+	Hop           []loadResult `json:"minimal_hop_runs,omitempty"`
+	HopFloorRatio float64      `json:"ratio_p50_floor_minimal_hop,omitempty"`
+	HopP50Ratio   float64      `json:"ratio_p50_minimal_hop,omitempty"`
+	HopRPSRatio   float64      `json:"ratio_rps_minimal_hop,omitempty"`
 	// FloorP50 is ping p50 + direct raw p50 (best runs); FloorRatio is the
 	// handler's p50 over it.
 	FloorP50   time.Duration `json:"floor_p50_ns"`
@@ -168,9 +176,26 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 		return err
 	}
 
+	// The minimal Go hop: the same raw send behind one HTTP hop.
+	hopPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	hopBase := "http://127.0.0.1:" + strconv.Itoa(hopPort)
+	hop, err := startProc("minimal hop", st.self, []string{"hop-server"}, baseEnv("FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(hopPort),
+		"BENCH_HOP_TARGET="+st.emBase()+restPath, "BENCH_HOP_AUTH="+bearer))
+	if err != nil {
+		return nil, err
+	}
+	defer hop.stop()
+	if err := waitReady(ctx, hop, "GET", hopBase+"/", 10*time.Second); err != nil {
+		return nil, err
+	}
+	hopOp := httpOp(hc, "POST", hopBase+"/api/broadcast", "application/json", body, http.StatusAccepted)
+
 	// One call of each path first: a misconfigured path fails here, not as
 	// a fast error loop.
-	for name, o := range map[string]op{"handler": handlerOp, "sdk": sdkOp, "raw": rawOp, "handler (GOMAXPROCS=1)": oneOp} {
+	for name, o := range map[string]op{"handler": handlerOp, "sdk": sdkOp, "raw": rawOp, "handler (GOMAXPROCS=1)": oneOp, "minimal hop": hopOp} {
 		if err := counted(o)(ctx); err != nil {
 			return nil, fmt.Errorf("%s broadcast: %w", name, err)
 		}
@@ -185,9 +210,10 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 			{"direct raw", counted(rawOp)},
 			{"handler ping", httpOp(hc, "GET", st.hBase()+"/", "", nil, http.StatusOK)},
 			{"handler GOMAXPROCS=1", counted(oneOp)},
+			{"minimal hop", counted(hopOp)},
 		}
 		runs := alternate(ctx, targets, cfg.bcRounds, conc, cfg.bcDur, cfg.warm, func(s string) { progress(fmt.Sprintf("%s, %d workers", s, conc)) })
-		ph := broadcastPhase{Concurrency: conc, Handler: runs[0], SDK: runs[1], Raw: runs[2], Ping: runs[3], OneProc: runs[4]}
+		ph := broadcastPhase{Concurrency: conc, Handler: runs[0], SDK: runs[1], Raw: runs[2], Ping: runs[3], OneProc: runs[4], Hop: runs[5]}
 		ph.score()
 		r.Phases = append(r.Phases, ph)
 	}
@@ -200,7 +226,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 	r.Lost = max(0, r.Expected-r.Received)
 	r.Disconnected, r.DisconnectBy = disconnected(listeners)
 	for _, ph := range r.Phases {
-		for _, x := range slices.Concat(ph.Handler, ph.SDK, ph.Raw, ph.OneProc) {
+		for _, x := range slices.Concat(ph.Handler, ph.SDK, ph.Raw, ph.OneProc, ph.Hop) {
 			if x.Errors > 0 {
 				return r, fmt.Errorf("%s: %d failed broadcasts (first: %s)", x.Name, x.Errors, x.FirstError)
 			}
@@ -222,6 +248,11 @@ func (ph *broadcastPhase) score() {
 		ph.FloorRatio = float64(h.Latency.P50) / float64(ph.FloorP50)
 		if len(ph.OneProc) > 0 {
 			ph.OneProcRatio = float64(best(ph.OneProc).Latency.P50) / float64(ph.FloorP50)
+		}
+		if hp := best(ph.Hop); hp.Latency.P50 > 0 && hp.RPS > 0 {
+			ph.HopFloorRatio = float64(hp.Latency.P50) / float64(ph.FloorP50)
+			ph.HopP50Ratio = float64(h.Latency.P50) / float64(hp.Latency.P50)
+			ph.HopRPSRatio = h.RPS / hp.RPS
 		}
 	}
 	if ping.RPS > 0 && raw.RPS > 0 {
@@ -254,6 +285,7 @@ func (r *broadcastReport) print(w io.Writer) {
 	fmt.Fprintf(w, "  direct raw = net/http POST …/:send straight to the emulator with a cached HS256 token\n")
 	fmt.Fprintf(w, "  ping       = GET / on ./handler: the bare cost of the extra HTTP hop\n")
 	fmt.Fprintf(w, "  GOMAXPROCS1 = the handler path on a second ./handler started with GOMAXPROCS=1 (tuning figure)\n")
+	fmt.Fprintf(w, "  min. hop   = `bench hop-server`: reads the body and makes the direct raw send, nothing else (what any Go hop costs)\n")
 	fmt.Fprintf(w, "  floor      = ping p50 + direct raw p50; series limit = 1 / (1/ping msg/s + 1/direct raw msg/s)\n")
 	for _, ph := range r.Phases {
 		fmt.Fprintf(w, "\n  %d worker(s) per path:\n", ph.Concurrency)
@@ -268,6 +300,7 @@ func (r *broadcastReport) print(w io.Writer) {
 		rows("direct raw", ph.Raw)
 		rows("ping", ph.Ping)
 		rows("GOMAXPROCS1", ph.OneProc)
+		rows("min. hop", ph.Hop)
 		if ph.Concurrency == 1 {
 			fmt.Fprintf(w, "  handler at %d worker(s): p50 %.2f× the floor (%s; target ≤ %.2f×) %s; throughput %.2f× the series limit\n",
 				ph.Concurrency, ph.FloorRatio, ms(ph.FloorP50), broadcastLatencyTarget, verdict(ph.Pass), ph.SeriesRatio)
@@ -276,6 +309,7 @@ func (r *broadcastReport) print(w io.Writer) {
 				ph.Concurrency, ph.SeriesRatio, ph.SeriesRPS, broadcastThroughputTarget, verdict(ph.Pass), ph.FloorRatio)
 		}
 		fmt.Fprintf(w, "  handler/direct SDK: p50 %.2f×, p99 %.2f×, throughput %.2f×; the handler on GOMAXPROCS=1: p50 %.2f× the floor\n", ph.P50Ratio, ph.P99Ratio, ph.RPSRatio, ph.OneProcRatio)
+		fmt.Fprintf(w, "  minimal hop: p50 %.2f× the floor; handler/minimal hop: p50 %.2f×, throughput %.2f×\n", ph.HopFloorRatio, ph.HopP50Ratio, ph.HopRPSRatio)
 	}
 	fmt.Fprintf(w, "\n  deliveries: %d broadcasts × %d listeners = %d expected, %d received, lost %d, listeners disconnected %d\n\n",
 		r.Sent, r.Listeners, r.Expected, r.Received, r.Lost, r.Disconnected)

@@ -69,8 +69,12 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "baseline-server" {
-		if err := runBaselineServer(); err != nil {
+	if len(os.Args) > 1 && (os.Args[1] == "baseline-server" || os.Args[1] == "hop-server") {
+		serve := runBaselineServer
+		if os.Args[1] == "hop-server" {
+			serve = runHopServer
+		}
+		if err := serve(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
