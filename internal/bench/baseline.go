@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -76,8 +75,7 @@ func runHopServer() error {
 		return errors.New("hop-server: FUNCTIONS_CUSTOMHANDLER_PORT, BENCH_HOP_TARGET and BENCH_HOP_AUTH must be set")
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	authz := []string{auth}
-	json := []string{"application/json"}
+	header := http.Header{"Content-Type": {"application/json"}, "Authorization": {auth}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /api/broadcast", func(w http.ResponseWriter, r *http.Request) {
@@ -86,24 +84,11 @@ func runHopServer() error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		req.Header["Content-Type"], req.Header["Authorization"] = json, authz
-		resp, err := client.Do(req)
-		if err != nil {
+		if err := send(r.Context(), client, http.MethodPost, target, header, body, http.StatusAccepted); err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			http.Error(w, resp.Status, http.StatusBadGateway)
-			return
-		}
-		w.Header()["Content-Type"] = json
+		w.Header()["Content-Type"] = jsonHeader["Content-Type"]
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = w.Write([]byte(`{"sent":1}`))
 	})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -115,23 +114,16 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 
 	hc := &http.Client{Transport: newLoadTransport(cfg.bcConc)}
 	defer hc.CloseIdleConnections()
-	handlerOp := httpOp(hc, "POST", st.hBase()+"/api/broadcast", "application/json", body, http.StatusAccepted)
+	handlerOp := httpOp(hc, "POST", st.hBase()+"/api/broadcast", jsonHeader, body, http.StatusAccepted)
 
 	// The same handler on one P: fewer cross-thread wake-ups per hop.
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	oneBase := "http://127.0.0.1:" + strconv.Itoa(port)
-	one, err := startProc("handler (GOMAXPROCS=1)", st.handlerPath, nil, append(st.handlerEnv(port), "GOMAXPROCS=1"))
+	one, oneBase, err := startServer(ctx, "handler (GOMAXPROCS=1)", st.handlerPath, nil,
+		func(port int) []string { return append(st.handlerEnv(port), "GOMAXPROCS=1") })
 	if err != nil {
 		return nil, err
 	}
 	defer one.stop()
-	if err := waitReady(ctx, one, "GET", oneBase+"/", 10*time.Second); err != nil {
-		return nil, err
-	}
-	oneOp := httpOp(hc, "POST", oneBase+"/api/broadcast", "application/json", body, http.StatusAccepted)
+	oneOp := httpOp(hc, "POST", oneBase+"/api/broadcast", jsonHeader, body, http.StatusAccepted)
 
 	o := &signalr.ClientOptions{Logger: st.log}
 	o.Telemetry.ApplicationID = "bench"
@@ -157,41 +149,18 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 		return nil, err
 	}
 	bearer := "Bearer " + tok
-	rawOp := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, "POST", st.emBase()+restPath, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", bearer)
-		resp, err := rc.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("raw REST send: status %d", resp.StatusCode)
-		}
-		return err
-	}
+	rawHeader := http.Header{"Content-Type": {"application/json"}, "Authorization": {bearer}}
+	rawOp := httpOp(rc, "POST", st.emBase()+restPath, rawHeader, body, http.StatusAccepted)
 
 	// The minimal Go hop: the same raw send behind one HTTP hop.
-	hopPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	hopBase := "http://127.0.0.1:" + strconv.Itoa(hopPort)
-	hop, err := startProc("minimal hop", st.self, []string{"hop-server"}, baseEnv("FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(hopPort),
-		"BENCH_HOP_TARGET="+st.emBase()+restPath, "BENCH_HOP_AUTH="+bearer))
+	hop, hopBase, err := startServer(ctx, "minimal hop", st.self, []string{"hop-server"}, func(port int) []string {
+		return baseEnv("FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port), "BENCH_HOP_TARGET="+st.emBase()+restPath, "BENCH_HOP_AUTH="+bearer)
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer hop.stop()
-	if err := waitReady(ctx, hop, "GET", hopBase+"/", 10*time.Second); err != nil {
-		return nil, err
-	}
-	hopOp := httpOp(hc, "POST", hopBase+"/api/broadcast", "application/json", body, http.StatusAccepted)
+	hopOp := httpOp(hc, "POST", hopBase+"/api/broadcast", jsonHeader, body, http.StatusAccepted)
 
 	// One call of each path first: a misconfigured path fails here, not as
 	// a fast error loop.
@@ -208,7 +177,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 			{"handler", counted(handlerOp)},
 			{"direct SDK", counted(sdkOp)},
 			{"direct raw", counted(rawOp)},
-			{"handler ping", httpOp(hc, "GET", st.hBase()+"/", "", nil, http.StatusOK)},
+			{"handler ping", httpOp(hc, "GET", st.hBase()+"/", nil, nil, http.StatusOK)},
 			{"handler GOMAXPROCS=1", counted(oneOp)},
 			{"minimal hop", counted(hopOp)},
 		}

@@ -256,8 +256,8 @@ func benchFanout(ctx context.Context, cfg config, st *stack, progress func(strin
 	hc := &http.Client{Transport: newLoadTransport(1), Timeout: 15 * time.Second}
 	defer hc.CloseIdleConnections()
 	send := func(target string, arg int) error {
-		return httpOp(hc, "POST", st.hBase()+"/api/broadcast", "application/json",
-			[]byte(`{"target":"`+target+`","arguments":[`+strconv.Itoa(arg)+`]}`), http.StatusAccepted)(ctx)
+		return send(ctx, hc, "POST", st.hBase()+"/api/broadcast", jsonHeader,
+			[]byte(`{"target":"`+target+`","arguments":[`+strconv.Itoa(arg)+`]}`), http.StatusAccepted)
 	}
 	if r.PresenceOn {
 		progress("waiting until the presence announcements of the connect phase are delivered")

@@ -99,33 +99,41 @@ func newLoadTransport(conc int) *http.Transport {
 	}
 }
 
-// httpOp returns an op that sends method url with body and expects status;
-// the response body is read to the end so the connection is reused.
-func httpOp(client *http.Client, method, url, contentType string, body []byte, status int) op {
-	return func(ctx context.Context) error {
-		var rd io.Reader
-		if body != nil {
-			rd = bytes.NewReader(body)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, url, rd)
-		if err != nil {
-			return err
-		}
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != status {
-			return fmt.Errorf("%s %s: status %d, want %d", method, url, resp.StatusCode, status)
-		}
+// httpOp returns an op that sends method url with header and body and
+// expects status (send); the response body is read to the end so the
+// connection is reused.
+func httpOp(client *http.Client, method, url string, header http.Header, body []byte, status int) op {
+	return func(ctx context.Context) error { return send(ctx, client, method, url, header, body, status) }
+}
+
+// send makes one request with header (shared, read only) and body (nil
+// for none), reads the answer and requires status.
+func send(ctx context.Context, client *http.Client, method, url string, header http.Header, body []byte, status int) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
 		return err
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != status {
+		return fmt.Errorf("%s %s: status %d, want %d", method, url, resp.StatusCode, status)
+	}
+	return err
 }
+
+// jsonHeader is the header of the benchmark's JSON bodies.
+var jsonHeader = http.Header{"Content-Type": {"application/json"}}
 
 // alternate runs every target rounds times in turn (A B A B …), each run
 // preceded by a discarded warm-up, and returns the runs per target in

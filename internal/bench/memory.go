@@ -66,20 +66,12 @@ func benchMemory(ctx context.Context, cfg config, st *stack, progress func(strin
 
 func memoryRunOnce(ctx context.Context, st *stack, body []byte, n int) (memoryRun, error) {
 	r := memoryRun{Concurrent: n, InFlight: min(n, memoryBudget/memoryBody)}
-	port, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	env := append(st.handlerEnv(port), "HANDLER_READ_TIMEOUT=5m")
-	p, err := startProc("handler (memory)", st.handlerPath, nil, env)
+	p, base, err := startServer(ctx, "handler (memory)", st.handlerPath, nil,
+		func(port int) []string { return append(st.handlerEnv(port), "HANDLER_READ_TIMEOUT=5m") })
 	if err != nil {
 		return r, err
 	}
 	defer p.stop()
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitReady(ctx, p, "GET", base+"/", 10*time.Second); err != nil {
-		return r, err
-	}
 	if r.IdleRSS, err = procStatus(p.cmd.Process.Pid, "VmRSS:"); err != nil {
 		return r, err
 	}

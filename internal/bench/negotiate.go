@@ -113,7 +113,7 @@ func benchNegotiate(ctx context.Context, cfg config, st *stack, progress func(st
 	}
 	bc := &http.Client{Transport: newLoadTransport(cfg.negConc)}
 	clients = append(clients, bc)
-	ops = append(ops, namedOp{"baseline", httpOp(bc, "POST", st.blBase()+path, "", nil, http.StatusOK)})
+	ops = append(ops, namedOp{"baseline", httpOp(bc, "POST", st.blBase()+path, nil, nil, http.StatusOK)})
 	defer func() {
 		for _, c := range clients {
 			c.CloseIdleConnections()
@@ -152,26 +152,11 @@ func benchNegotiate(ctx context.Context, cfg config, st *stack, progress func(st
 // bearerOp POSTs an empty body with "Authorization: Bearer token" (none
 // when token is "") and requires 200.
 func bearerOp(client *http.Client, url, token string) op {
-	auth := "Bearer " + token
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, "POST", url, nil)
-		if err != nil {
-			return err
-		}
-		if token != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("POST %s: status %d", url, resp.StatusCode)
-		}
-		return err
+	var h http.Header
+	if token != "" {
+		h = http.Header{"Authorization": {"Bearer " + token}}
 	}
+	return httpOp(client, "POST", url, h, nil, http.StatusOK)
 }
 
 // checkBenchNegotiate requires a 200 answer whose client token carries the
@@ -281,19 +266,11 @@ func startJWKSHandler(ctx context.Context, st *stack) (*jwksHandler, error) {
 		j.stop()
 		return nil, err
 	}
-	port, err := freePort()
+	j.p, j.base, err = startServer(ctx, "handler (JWKS)", st.handlerPath, nil, func(port int) []string {
+		return append(baseEnv("FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port), "AzureSignalRConnectionString="+st.connStr, "LOG_LEVEL=warn",
+			"AUTH_JWKS_URL=http://"+ln.Addr().String()+"/keys"), authEnv()...)
+	})
 	if err != nil {
-		j.stop()
-		return nil, err
-	}
-	j.base = "http://127.0.0.1:" + strconv.Itoa(port)
-	env := append(baseEnv("FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port), "AzureSignalRConnectionString="+st.connStr, "LOG_LEVEL=warn",
-		"AUTH_JWKS_URL=http://"+ln.Addr().String()+"/keys"), authEnv()...)
-	if j.p, err = startProc("handler (JWKS)", st.handlerPath, nil, env); err != nil {
-		j.stop()
-		return nil, err
-	}
-	if err := waitReady(ctx, j.p, "GET", j.base+"/", 10*time.Second); err != nil {
 		j.stop()
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -158,6 +159,25 @@ func baseEnv(extra ...string) []string {
 		}
 	}
 	return append(env, extra...)
+}
+
+// startServer starts a child serving on a free loopback port (env gets
+// the port) and waits until GET / answers 200; base is its URL. The
+// caller stops the child.
+func startServer(ctx context.Context, name, path string, args []string, env func(port int) []string) (p *proc, base string, err error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	if p, err = startProc(name, path, args, env(port)); err != nil {
+		return nil, "", err
+	}
+	base = "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := waitReady(ctx, p, "GET", base+"/", 10*time.Second); err != nil {
+		p.stop()
+		return nil, "", err
+	}
+	return p, base, nil
 }
 
 // waitReady polls method url every 5 ms until it answers 200, p exits, ctx
