@@ -151,12 +151,17 @@ func (e Literal) write(b *strings.Builder, _ int) {
 func (e Call) String() string { return str(e) }
 func (e Call) write(b *strings.Builder, _ int) {
 	b.WriteString(e.Name)
+	writeList(b, e.Args)
+}
+
+// writeList writes "(x, y, …)", each element a whole expression.
+func writeList(b *strings.Builder, xs []Expr) {
 	b.WriteByte('(')
-	for i, a := range e.Args {
+	for i, x := range xs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		writeAt(b, a, precOr)
+		writeAt(b, x, precOr)
 	}
 	b.WriteByte(')')
 }
@@ -170,22 +175,17 @@ func (e Unary) write(b *strings.Builder, _ int) {
 
 func (e Binary) String() string { return str(e) }
 func (e Binary) write(b *strings.Builder, _ int) {
-	p := binaryPrec(e.Op)
-	if p == precCompare {
-		// Comparisons do not chain: both sides are unary expressions.
-		writeAt(b, e.L, precUnary)
-		b.WriteByte(' ')
-		b.WriteString(e.Op)
-		b.WriteByte(' ')
-		writeAt(b, e.R, precUnary)
-		return
+	// and/or associate to the left; comparisons do not chain: both sides
+	// are unary expressions.
+	lp, rp := binaryPrec(e.Op), binaryPrec(e.Op)+1
+	if lp == precCompare {
+		lp, rp = precUnary, precUnary
 	}
-	// and/or associate to the left.
-	writeAt(b, e.L, p)
+	writeAt(b, e.L, lp)
 	b.WriteByte(' ')
 	b.WriteString(e.Op)
 	b.WriteByte(' ')
-	writeAt(b, e.R, p+1)
+	writeAt(b, e.R, rp)
 }
 
 func (e Member) String() string { return str(e) }
@@ -196,12 +196,5 @@ func (e Member) write(b *strings.Builder, _ int) {
 		writeAt(b, e.Collection, precPrimary)
 		return
 	}
-	b.WriteByte('(')
-	for i, v := range e.List {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		writeAt(b, v, precOr)
-	}
-	b.WriteByte(')')
+	writeList(b, e.List)
 }
