@@ -260,32 +260,42 @@ func TestBodyMemoryBounded(t *testing.T) {
 	// give a loaded machine time, the figure measured is memory.
 	p := startHandler(t, svc.connStr(), "HANDLER_READ_TIMEOUT=2m")
 	body := testutil.LargeBroadcast(8 << 20)
+	within150MB(t, p, 48, "concurrent 8 MiB broadcasts", func() string {
+		client := &http.Client{Timeout: 2 * time.Minute}
+		resp, err := client.Post(p.base+"/api/broadcast", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Sprintf("%d %.200s", resp.StatusCode, b)
+		}
+		return ""
+	})
+}
+
+// within150MB runs send n times at once against p, reports every failure
+// send describes (an empty string is success), and requires p's peak RSS
+// to stay under 150 MB.
+func within150MB(t *testing.T, p *handlerProc, n int, what string, send func() string) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan string, 48)
-	for range 48 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 2 * time.Minute}
-			resp, err := client.Post(p.base+"/api/broadcast", "application/json", bytes.NewReader(body))
-			if err != nil {
-				errs <- err.Error()
-				return
+	errs := make(chan string, n)
+	for range n {
+		wg.Go(func() {
+			if e := send(); e != "" {
+				errs <- e
 			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				errs <- fmt.Sprintf("%d %.200s", resp.StatusCode, b)
-			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
 	for e := range errs {
-		t.Errorf("broadcast: %s", e)
+		t.Errorf("%s: %s", what, e)
 	}
 	hwm := peakRSS(t, p.cmd.Process.Pid)
-	t.Logf("peak RSS %.1f MB after 48 concurrent 8 MiB broadcasts", float64(hwm)/1e6)
+	t.Logf("peak RSS %.1f MB after %d %s", float64(hwm)/1e6, n, what)
 	if hwm > 150e6 {
 		t.Errorf("peak RSS %.1f MB, want under 150 MB", float64(hwm)/1e6)
 	}
@@ -376,39 +386,23 @@ func TestEnvelopeMemoryBounded(t *testing.T) {
 		}},
 		"Metadata": map[string]any{},
 	})
-	var wg sync.WaitGroup
-	errs := make(chan string, 32)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pr, pw := io.Pipe()
-			go func() { pw.Write(env); pw.Close() }()
-			req, _ := http.NewRequest("POST", p.base+"/broadcast", pr)
-			req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
-			req.Header.Set("Content-Type", "application/json; charset=utf-8")
-			client := &http.Client{Timeout: 2 * time.Minute}
-			resp, err := client.Do(req)
-			if err != nil {
-				errs <- err.Error()
-				return
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var out hostAnswer
-			if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || out.Outputs.Res.StatusCode != http.StatusAccepted {
-				errs <- fmt.Sprintf("%d %.200s", resp.StatusCode, b)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Errorf("envelope: %s", e)
-	}
-	hwm := peakRSS(t, p.cmd.Process.Pid)
-	t.Logf("peak RSS %.1f MB after 32 concurrent 3 MB envelopes", float64(hwm)/1e6)
-	if hwm > 150e6 {
-		t.Errorf("peak RSS %.1f MB, want under 150 MB", float64(hwm)/1e6)
-	}
+	within150MB(t, p, 32, "concurrent 3 MB envelopes", func() string {
+		pr, pw := io.Pipe()
+		go func() { pw.Write(env); pw.Close() }()
+		req, _ := http.NewRequest("POST", p.base+"/broadcast", pr)
+		req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		client := &http.Client{Timeout: 2 * time.Minute}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var out hostAnswer
+		if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || out.Outputs.Res.StatusCode != http.StatusAccepted {
+			return fmt.Sprintf("%d %.200s", resp.StatusCode, b)
+		}
+		return ""
+	})
 }
