@@ -13,8 +13,9 @@ import (
 // the request left the client. httptrace's WroteRequest alone does not
 // say so: for a body net/http knows to be in memory it buffers the whole
 // request and reports it written before flushing it to the connection. On
-// the transports the client builds itself (the default one and a caller's
-// cloned *http.Transport), every connection is therefore a wireConn that
+// the transports the client builds itself (its HTTP/1.1 transport, h1.go;
+// net/http's, under a proxy; a caller's cloned *http.Transport), every
+// connection is therefore a wireConn that
 // counts the bytes the operating system accepted, and a try compares the
 // count of its connection (httptrace's GotConn) before and after: no byte
 // accepted means nothing was sent, whatever WroteRequest said. Such a

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"testing"
 )
 
@@ -60,14 +61,31 @@ func TestTransporterCountsOnlyItsOwnTransports(t *testing.T) {
 		"caller http.Transport": {&http.Client{Transport: &http.Transport{}}, true},
 		"caller RoundTripper":   {&http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, io.EOF })}, false},
 	} {
-		var tr, counted, err = transporter(nil, nil)
+		endpoint := &url.URL{Scheme: "http", Host: "127.0.0.1:8888"}
+		var tr, counted, err = transporter(nil, nil, endpoint)
 		if tc.t != nil {
-			tr, counted, err = transporter(tc.t.(*http.Client), nil)
+			tr, counted, err = transporter(tc.t.(*http.Client), nil, endpoint)
 		}
 		if err != nil || tr == nil || counted != tc.want {
 			t.Errorf("%s: counted %v, want %v (%v)", name, counted, tc.want, err)
 		}
 	}
+	// The default is the client's own HTTP/1.1 transport, unless the
+	// environment names a proxy for the endpoint.
+	endpoint := &url.URL{Scheme: "https", Host: "example.service.signalr.net"}
+	if tr, _, _ := transporter(nil, nil, endpoint); !isH1(tr) {
+		t.Fatalf("default transport %T is not the HTTP/1.1 one", tr.(*limitedDoer).t)
+	}
+	defer func(f func(*http.Request) (*url.URL, error)) { proxyFor = f }(proxyFor)
+	proxyFor = func(*http.Request) (*url.URL, error) { return url.Parse("http://proxy.example:3128") }
+	tr, counted, _ := transporter(nil, nil, endpoint)
+	if isH1(tr) || !counted {
+		t.Fatalf("with a proxy: %T (counted %v), want net/http's transport, counting", tr.(*limitedDoer).t, counted)
+	}
+	if hc, ok := tr.(*limitedDoer).t.(*http.Client); !ok || hc.Transport.(*http.Transport).Proxy == nil {
+		t.Fatal("with a proxy, the net/http transport does not use it")
+	}
+
 	// One write: net/http sends a body it knows to be in memory together
 	// with the headers; a requestBody makes it flush the headers first.
 	one, _ := bodyOf([]byte("x"), true)()
@@ -86,3 +104,12 @@ func TestTransporterCountsOnlyItsOwnTransports(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func isH1(tr any) bool {
+	ld, ok := tr.(*limitedDoer)
+	if !ok {
+		return false
+	}
+	_, ok = ld.t.(*h1Transport)
+	return ok
+}

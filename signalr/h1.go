@@ -1,0 +1,359 @@
+package signalr
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// The client's own transport. A client built without a Transport of the
+// caller's, and with no proxy configured for its endpoint, sends its
+// requests over h1Transport: HTTP/1.1 on keep-alive connections that the
+// calling goroutine writes and reads itself. net/http's transport hands
+// every request to a write goroutine and every answer back from a read
+// goroutine of the connection; on the path of a broadcast (the Functions
+// host → the handler → the service) those two hand-offs were most of what
+// the handler added to the bare hop, because each one may wake another
+// thread (and, on a virtual machine, an idle vCPU). The Management SDK's
+// HttpClient also speaks HTTP/1.1 to the service by default (.NET's
+// HttpRequestMessage.Version and HttpClient.DefaultRequestVersion are 1.1
+// unless set; learn.microsoft.com, System.Net.Http). The request
+// is written by net/http's Request.Write and the answer parsed by
+// http.ReadResponse; this file only owns the connections:
+//   - a pool of idle connections per host (last in, first out), each
+//     dropped after idleConnTimeout, at most maxIdlePerHost kept;
+//   - before an idle connection is reused, a non-blocking peek at its
+//     socket (peek_unix.go): a connection the service closed while it was
+//     idle shows its end of file there and is dropped instead of failing
+//     the next send;
+//   - a reused connection that fails before the operating system accepted
+//     any byte of the request is replaced by a fresh one, once, since
+//     nothing was sent;
+//   - the try's context ends a blocked write or read by setting the
+//     connection's deadline in the past (context.AfterFunc), and such a
+//     connection is closed;
+//   - a connection goes back to the pool when its answer's body has been
+//     read to the end, unless either side asked to close it.
+//
+// The httptrace hooks the retry rule relies on (GotConn, WroteRequest,
+// TLSHandshakeStart and TLSHandshakeDone) are called as net/http calls
+// them, and every connection counts its bytes (wire.go). Redirects are
+// never followed: a 3xx is returned as the answer.
+
+const (
+	idleConnTimeout = 90 * time.Second
+	maxIdlePerHost  = 64
+	dialTimeout     = 5 * time.Second
+	tlsTimeout      = 10 * time.Second
+	h1BufferSize    = 8 << 10
+)
+
+// aLongTimeAgo is a deadline in the past: it ends a blocked read or write.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// h1Transport is the client's HTTP/1.1 transport (see above).
+type h1Transport struct {
+	tls    *tls.Config // the TLS 1.2 floor applied; nil is never used for https
+	dialer net.Dialer
+	now    func() time.Time
+
+	mu   sync.Mutex
+	idle map[string][]*h1Conn // by "scheme://host:port"
+}
+
+func newH1Transport(cfg *tls.Config) *h1Transport {
+	return &h1Transport{
+		tls:    tlsFloor(cfg),
+		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		now:    time.Now,
+		idle:   make(map[string][]*h1Conn),
+	}
+}
+
+// h1Conn is one connection of the pool.
+type h1Conn struct {
+	net.Conn           // the TLS connection, or wc
+	wc       *wireConn // the TCP connection, counting bytes
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	tr       *h1Transport
+	key      string
+	idleAt   time.Time
+}
+
+// Do sends req and returns its answer, whose body the caller must read to
+// the end and close for the connection to be reused.
+func (t *h1Transport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := t.roundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
+}
+
+// urlErrorOp is the Op net/http's client puts in its *url.Error: the
+// method with its first letter only in upper case ("Post", "Get").
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	b := []byte(method)
+	for i := 1; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func (t *h1Transport) roundTrip(req *http.Request) (*http.Response, error) {
+	u := req.URL
+	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("unsupported URL")
+	}
+	ctx := req.Context()
+	trace := httptrace.ContextClientTrace(ctx)
+	key := u.Scheme + "://" + canonicalAddr(u)
+	pc := t.get(key)
+	reused := pc != nil
+	for {
+		if err := ctx.Err(); err != nil {
+			if pc != nil {
+				t.put(pc)
+			}
+			return nil, err
+		}
+		if pc == nil {
+			var err error
+			if pc, err = t.dial(ctx, trace, u, key); err != nil {
+				return nil, err
+			}
+		}
+		if trace != nil && trace.GotConn != nil {
+			info := httptrace.GotConnInfo{Conn: pc.Conn, Reused: reused, WasIdle: reused}
+			if reused {
+				info.IdleTime = t.now().Sub(pc.idleAt)
+			}
+			trace.GotConn(info)
+		}
+		before := pc.wc.written.Load()
+		resp, err := pc.exchange(ctx, trace, req)
+		if err == nil {
+			return resp, nil
+		}
+		pc.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if reused && pc.wc.written.Load() == before && rewind(req) {
+			// A stale idle connection took nothing: one try on a fresh one.
+			pc, reused = nil, false
+			continue
+		}
+		return nil, err
+	}
+}
+
+// rewind gives req a fresh body for another attempt, reporting whether it
+// could.
+func rewind(req *http.Request) bool {
+	if req.Body == nil || req.Body == http.NoBody {
+		return true
+	}
+	if req.GetBody == nil {
+		return false
+	}
+	b, err := req.GetBody()
+	if err != nil {
+		return false
+	}
+	req.Body = b
+	return true
+}
+
+// exchange writes req on the connection and reads the head of its
+// answer. The answer's body, when it has one, holds the connection until
+// it is read to the end or closed.
+func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, req *http.Request) (*http.Response, error) {
+	stop := context.AfterFunc(ctx, func() { _ = pc.SetDeadline(aLongTimeAgo) })
+	err := req.Write(pc.bw)
+	if err == nil {
+		err = pc.bw.Flush()
+	}
+	if trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+	var resp *http.Response
+	for err == nil {
+		resp, err = http.ReadResponse(pc.br, req)
+		// An informational answer (100 Continue, 103 Early Hints) is
+		// followed by the real one.
+		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode < 100 {
+			break
+		}
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	reuse := !resp.Close && !req.Close
+	if resp.Body == http.NoBody {
+		pc.release(stop, reuse)
+		return resp, nil
+	}
+	resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop, reuse: reuse}
+	return resp, nil
+}
+
+// release ends the connection's exchange: back to the pool when it may be
+// reused and its context did not fire, else closed.
+func (pc *h1Conn) release(stop func() bool, reuse bool) {
+	if stop() && reuse {
+		pc.tr.put(pc)
+		return
+	}
+	pc.Close()
+}
+
+// h1Body is an answer's body; at its end the connection is released.
+type h1Body struct {
+	rc    io.ReadCloser
+	pc    *h1Conn
+	stop  func() bool
+	reuse bool
+	mu    sync.Mutex
+	done  bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.finish(true)
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+// finish releases the connection once: to the pool when the body was read
+// to its end, else closed (what is left of the answer is not read).
+func (b *h1Body) finish(atEOF bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return
+	}
+	b.done = true
+	b.pc.release(b.stop, b.reuse && atEOF)
+}
+
+// Close closes the connection.
+func (pc *h1Conn) Close() error { return pc.Conn.Close() }
+
+// get returns an idle connection for key that still looks open, or nil.
+// Connections idle for longer than idleConnTimeout, and those whose peer
+// closed them or sent something unasked (peek), are closed on the way.
+func (t *h1Transport) get(key string) *h1Conn {
+	now := t.now()
+	for {
+		t.mu.Lock()
+		list := t.idle[key]
+		if len(list) == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		pc := list[len(list)-1]
+		list[len(list)-1] = nil
+		t.idle[key] = list[:len(list)-1]
+		t.mu.Unlock()
+		if now.Sub(pc.idleAt) < idleConnTimeout && pc.br.Buffered() == 0 && alive(pc.wc.Conn) {
+			return pc
+		}
+		pc.Close()
+	}
+}
+
+// put returns a connection to the pool; beyond maxIdlePerHost the one
+// idle for longest is closed.
+func (t *h1Transport) put(pc *h1Conn) {
+	pc.idleAt = t.now()
+	t.mu.Lock()
+	list := append(t.idle[pc.key], pc)
+	var drop *h1Conn
+	if len(list) > maxIdlePerHost {
+		drop = list[0]
+		list = append(list[:0], list[1:]...)
+	}
+	t.idle[pc.key] = list
+	t.mu.Unlock()
+	if drop != nil {
+		drop.Close()
+	}
+}
+
+// dial opens a connection to u's host: TCP, then TLS with the TLS 1.2
+// floor for https, offering only HTTP/1.1.
+func (t *h1Transport) dial(ctx context.Context, trace *httptrace.ClientTrace, u *url.URL, key string) (*h1Conn, error) {
+	addr := canonicalAddr(u)
+	if trace != nil && trace.ConnectStart != nil {
+		trace.ConnectStart("tcp", addr)
+	}
+	raw, err := t.dialer.DialContext(ctx, "tcp", addr)
+	if trace != nil && trace.ConnectDone != nil {
+		trace.ConnectDone("tcp", addr, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	wc := &wireConn{Conn: raw}
+	pc := &h1Conn{Conn: wc, wc: wc, tr: t, key: key}
+	if u.Scheme == "https" {
+		cfg := t.tls.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(wc, cfg)
+		if trace != nil && trace.TLSHandshakeStart != nil {
+			trace.TLSHandshakeStart()
+		}
+		hctx, cancel := context.WithTimeout(ctx, tlsTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if trace != nil && trace.TLSHandshakeDone != nil {
+			trace.TLSHandshakeDone(tc.ConnectionState(), err)
+		}
+		if err != nil {
+			wc.Close()
+			return nil, err
+		}
+		pc.Conn = tc
+	}
+	pc.br = bufio.NewReaderSize(pc.Conn, h1BufferSize)
+	pc.bw = bufio.NewWriterSize(pc.Conn, h1BufferSize)
+	return pc, nil
+}
+
+// canonicalAddr returns u's host:port, with the scheme's default port
+// when u has none.
+func canonicalAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
