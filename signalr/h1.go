@@ -31,7 +31,7 @@ import (
 //   - a pool of idle connections per host (last in, first out), each
 //     dropped after idleConnTimeout, at most maxIdlePerHost kept;
 //   - before an idle connection is reused, a non-blocking peek at its
-//     socket (peek_unix.go): a connection the service closed while it was
+//     socket (peeker, peek_unix.go): a connection the service closed while it was
 //     idle shows its end of file there and is dropped instead of failing
 //     the next send;
 //   - a reused connection that fails before the operating system accepted
@@ -66,7 +66,7 @@ type h1Transport struct {
 	now    func() time.Time
 
 	mu   sync.Mutex
-	idle map[string][]*h1Conn // by "scheme://host:port"
+	idle map[h1Key][]*h1Conn
 }
 
 func newH1Transport(cfg *tls.Config) *h1Transport {
@@ -74,8 +74,15 @@ func newH1Transport(cfg *tls.Config) *h1Transport {
 		tls:    tlsFloor(cfg),
 		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
 		now:    time.Now,
-		idle:   make(map[string][]*h1Conn),
+		idle:   make(map[h1Key][]*h1Conn),
 	}
+}
+
+// h1Key names the endpoint of a pooled connection: the URL's scheme and
+// host as written (no allocation per request).
+type h1Key struct {
+	https bool
+	host  string
 }
 
 // h1Conn is one connection of the pool.
@@ -84,8 +91,9 @@ type h1Conn struct {
 	wc       *wireConn // the TCP connection, counting bytes
 	br       *bufio.Reader
 	bw       *bufio.Writer
+	alive    func() bool // see peeker
 	tr       *h1Transport
-	key      string
+	key      h1Key
 	idleAt   time.Time
 }
 
@@ -121,7 +129,7 @@ func (t *h1Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	trace := httptrace.ContextClientTrace(ctx)
-	key := u.Scheme + "://" + canonicalAddr(u)
+	key := h1Key{https: u.Scheme == "https", host: u.Host}
 	pc := t.get(key)
 	reused := pc != nil
 	for {
@@ -264,7 +272,7 @@ func (pc *h1Conn) Close() error { return pc.Conn.Close() }
 // get returns an idle connection for key that still looks open, or nil.
 // Connections idle for longer than idleConnTimeout, and those whose peer
 // closed them or sent something unasked (peek), are closed on the way.
-func (t *h1Transport) get(key string) *h1Conn {
+func (t *h1Transport) get(key h1Key) *h1Conn {
 	now := t.now()
 	for {
 		t.mu.Lock()
@@ -277,7 +285,7 @@ func (t *h1Transport) get(key string) *h1Conn {
 		list[len(list)-1] = nil
 		t.idle[key] = list[:len(list)-1]
 		t.mu.Unlock()
-		if now.Sub(pc.idleAt) < idleConnTimeout && pc.br.Buffered() == 0 && alive(pc.wc.Conn) {
+		if now.Sub(pc.idleAt) < idleConnTimeout && pc.br.Buffered() == 0 && pc.alive() {
 			return pc
 		}
 		pc.Close()
@@ -304,7 +312,7 @@ func (t *h1Transport) put(pc *h1Conn) {
 
 // dial opens a connection to u's host: TCP, then TLS with the TLS 1.2
 // floor for https, offering only HTTP/1.1.
-func (t *h1Transport) dial(ctx context.Context, trace *httptrace.ClientTrace, u *url.URL, key string) (*h1Conn, error) {
+func (t *h1Transport) dial(ctx context.Context, trace *httptrace.ClientTrace, u *url.URL, key h1Key) (*h1Conn, error) {
 	addr := canonicalAddr(u)
 	if trace != nil && trace.ConnectStart != nil {
 		trace.ConnectStart("tcp", addr)
@@ -317,7 +325,7 @@ func (t *h1Transport) dial(ctx context.Context, trace *httptrace.ClientTrace, u 
 		return nil, err
 	}
 	wc := &wireConn{Conn: raw}
-	pc := &h1Conn{Conn: wc, wc: wc, tr: t, key: key}
+	pc := &h1Conn{Conn: wc, wc: wc, alive: peeker(raw), tr: t, key: key}
 	if u.Scheme == "https" {
 		cfg := t.tls.Clone()
 		if cfg.ServerName == "" {

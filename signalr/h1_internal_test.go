@@ -204,7 +204,7 @@ func waitPeerClosed(t *testing.T, tr *h1Transport) {
 		t.Fatalf("the peer's close never showed: %v", err)
 	}
 	_ = raw.SetReadDeadline(time.Time{})
-	if alive(raw) {
+	if pc.alive() {
 		t.Fatal("alive reports a connection its peer closed as open")
 	}
 }
@@ -215,13 +215,13 @@ func TestH1StaleConnectionThatTookNothingIsReplaced(t *testing.T) {
 	})
 	tr := newH1Transport(nil)
 	u, _ := url.Parse(srv.url())
-	key := "http://" + canonicalAddr(u)
+	key := h1Key{host: u.Host}
 	// An idle connection whose far end is gone and that no peek can see
 	// through: its first write fails with no byte accepted.
 	a, b := net.Pipe()
 	b.Close()
 	wc := &wireConn{Conn: a}
-	stale := &h1Conn{Conn: wc, wc: wc, tr: tr, key: key, br: bufio.NewReader(wc), bw: bufio.NewWriter(wc)}
+	stale := &h1Conn{Conn: wc, wc: wc, alive: peeker(a), tr: tr, key: key, br: bufio.NewReader(wc), bw: bufio.NewWriter(wc)}
 	tr.put(stale)
 	var conns []bool
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conns = append(conns, i.Reused) }}
@@ -237,7 +237,7 @@ func TestH1StaleConnectionThatTookNothingIsReplaced(t *testing.T) {
 	a, b = net.Pipe()
 	b.Close()
 	wc = &wireConn{Conn: a}
-	tr.put(&h1Conn{Conn: wc, wc: wc, tr: tr, key: key, br: bufio.NewReader(wc), bw: bufio.NewWriter(wc)})
+	tr.put(&h1Conn{Conn: wc, wc: wc, alive: peeker(a), tr: tr, key: key, br: bufio.NewReader(wc), bw: bufio.NewWriter(wc)})
 	req, _ := http.NewRequest(http.MethodPost, srv.url(), strings.NewReader("{}"))
 	req.GetBody = nil
 	if _, err := tr.Do(req); err == nil {
@@ -321,13 +321,13 @@ func TestH1PoolIsBounded(t *testing.T) {
 	for i := range maxIdlePerHost + 1 {
 		a, _ := net.Pipe()
 		wc := &wireConn{Conn: a}
-		pc := &h1Conn{Conn: wc, wc: wc, tr: tr, key: "k", br: bufio.NewReader(wc)}
+		pc := &h1Conn{Conn: wc, wc: wc, alive: peeker(a), tr: tr, key: h1Key{host: "k"}, br: bufio.NewReader(wc)}
 		if i == 0 {
 			first = pc
 		}
 		tr.put(pc)
 	}
-	if n := len(tr.idle["k"]); n != maxIdlePerHost {
+	if n := len(tr.idle[h1Key{host: "k"}]); n != maxIdlePerHost {
 		t.Fatalf("%d idle connections kept, want %d", n, maxIdlePerHost)
 	}
 	if _, err := first.Write([]byte("x")); err == nil {
@@ -335,10 +335,10 @@ func TestH1PoolIsBounded(t *testing.T) {
 	}
 	// After idleConnTimeout nothing is reused.
 	now = now.Add(idleConnTimeout)
-	if pc := tr.get("k"); pc != nil {
+	if pc := tr.get(h1Key{host: "k"}); pc != nil {
 		t.Fatal("an idle connection older than idleConnTimeout was reused")
 	}
-	if n := len(tr.idle["k"]); n != 0 {
+	if n := len(tr.idle[h1Key{host: "k"}]); n != 0 {
 		t.Fatalf("%d expired connections left in the pool", n)
 	}
 }
