@@ -93,19 +93,19 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.jsonOut, "json", false, "print the results as JSON on stdout (the text report goes to stderr)")
 	fs.IntVar(&c.negConc, "negotiate-concurrency", 32, "negotiate load: concurrent keep-alive workers")
 	fs.DurationVar(&c.negDur, "negotiate-duration", 5*time.Second, "negotiate load: duration of one measured run")
-	fs.IntVar(&c.negRounds, "negotiate-rounds", 2, "negotiate load: runs per target, alternated")
+	fs.IntVar(&c.negRounds, "negotiate-rounds", 3, "negotiate load: runs per target, alternated")
 	fs.DurationVar(&c.warm, "warmup", 500*time.Millisecond, "discarded warm-up before each measured load run")
 	fs.IntVar(&c.starts, "starts", 15, "readiness: starts per binary")
 	fs.StringVar(&c.benchTime, "benchtime", "1s", "go test -benchtime for the micro-benchmarks")
 	fs.IntVar(&c.bcConc, "broadcast-concurrency", 16, "broadcast load: concurrent workers (same for every path)")
 	fs.DurationVar(&c.bcDur, "broadcast-duration", 3*time.Second, "broadcast load: duration of one measured run")
-	fs.IntVar(&c.bcRounds, "broadcast-rounds", 2, "broadcast load: runs per path, alternated")
+	fs.IntVar(&c.bcRounds, "broadcast-rounds", 3, "broadcast load: runs per path, alternated")
 	fs.IntVar(&c.listeners, "listeners", 10, "broadcast: WebSocket clients on the hub during the load")
 	fs.IntVar(&c.clients, "clients", 1000, "fan-out: WebSocket clients")
 	fs.IntVar(&c.connPar, "connect-parallelism", 32, "fan-out: clients connecting at once")
 	fs.IntVar(&c.burst, "burst", 100, "fan-out: messages in the burst")
 	fs.BoolVar(&c.fanoutUpstream, "fanout-upstream", true, "fan-out: the handler stays the emulator's upstream, so its chat hub announces every connect to every client (n²/2 presence events, delivered before the measured broadcasts); false runs the section on its own emulator without upstream")
-	fs.DurationVar(&c.timeout, "timeout", 4*time.Minute, "overall limit of the run")
+	fs.DurationVar(&c.timeout, "timeout", 6*time.Minute, "overall limit of the run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
