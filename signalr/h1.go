@@ -54,6 +54,9 @@ const (
 	dialTimeout     = 5 * time.Second
 	tlsTimeout      = 10 * time.Second
 	h1BufferSize    = 8 << 10
+	// earlyAnswerWait bounds the read of an answer sent before a failed
+	// write (exchange).
+	earlyAnswerWait = time.Second
 )
 
 // aLongTimeAgo is a deadline in the past: it ends a blocked read or write.
@@ -198,6 +201,21 @@ func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, re
 	}
 	if trace != nil && trace.WroteRequest != nil {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+	if err != nil && ctx.Err() == nil {
+		// The service may have answered and closed before it read the
+		// whole body (a 401 or a 413 for a large one): that answer, not
+		// the failed write, is the result, as with net/http's transport,
+		// whose read loop would have had it first.
+		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
+		if resp, rerr := http.ReadResponse(pc.br, req); rerr == nil && resp.StatusCode >= 200 {
+			if resp.Body != http.NoBody {
+				resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop}
+			} else {
+				pc.release(stop, false)
+			}
+			return resp, nil
+		}
 	}
 	var resp *http.Response
 	for err == nil {

@@ -350,3 +350,27 @@ func TestURLErrorOp(t *testing.T) {
 		}
 	}
 }
+
+func TestH1EarlyAnswerWinsOverAFailedWrite(t *testing.T) {
+	// The service answers after the headers and closes without reading the
+	// body; the body is far larger than the sockets' buffers, so the write
+	// fails.
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 7\r\n\r\nno key\n")
+		c.(*net.TCPConn).CloseWrite()
+	})
+	big := strings.Repeat("x", 16<<20) // more than both sockets buffer on loopback
+	req, _ := http.NewRequest(http.MethodPost, srv.url(), strings.NewReader(big))
+	resp, err := newH1Transport(nil).Do(req)
+	if err != nil {
+		t.Fatalf("err = %v, want the service's 401", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || string(b) != "no key\n" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+}
