@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/serverless-signalr/functions-go/internal/netutil"
 )
 
 // The client's own transport. A client built without a Transport of the
@@ -331,7 +333,7 @@ func (t *h1Transport) put(pc *h1Conn) {
 // dial opens a connection to u's host: TCP, then TLS with the TLS 1.2
 // floor for https, offering only HTTP/1.1.
 func (t *h1Transport) dial(ctx context.Context, trace *httptrace.ClientTrace, u *url.URL, key h1Key) (*h1Conn, error) {
-	addr := canonicalAddr(u)
+	addr := netutil.HostPort(u)
 	if trace != nil && trace.ConnectStart != nil {
 		trace.ConnectStart("tcp", addr)
 	}
@@ -369,17 +371,4 @@ func (t *h1Transport) dial(ctx context.Context, trace *httptrace.ClientTrace, u 
 	pc.br = bufio.NewReaderSize(pc.Conn, h1BufferSize)
 	pc.bw = bufio.NewWriterSize(pc.Conn, h1BufferSize)
 	return pc, nil
-}
-
-// canonicalAddr returns u's host:port, with the scheme's default port
-// when u has none.
-func canonicalAddr(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-	}
-	return net.JoinHostPort(u.Hostname(), port)
 }

@@ -42,17 +42,6 @@ const (
 // certExpiryWarn warns about certificates that expire soon.
 const certExpiryWarn = 14 * 24 * time.Hour
 
-func hostPort(u *url.URL) string {
-	p := u.Port()
-	if p == "" {
-		p = "80"
-		if u.Scheme == "https" {
-			p = "443"
-		}
-	}
-	return net.JoinHostPort(u.Hostname(), p)
-}
-
 // checkEndpoint runs the network checks of one endpoint in order; a step
 // that fails skips the steps that need it.
 func (r *runner) checkEndpoint(ctx context.Context, ep *endpointConf) {
@@ -64,7 +53,7 @@ func (r *runner) checkEndpoint(ctx context.Context, ep *endpointConf) {
 	if !r.probeHost(ctx, ep.name, server) {
 		return
 	}
-	if client, err := url.Parse(ep.cs.ClientBase()); err == nil && hostPort(client) != hostPort(server) {
+	if client, err := url.Parse(ep.cs.ClientBase()); err == nil && netutil.HostPort(client) != netutil.HostPort(server) {
 		r.probeHost(ctx, ep.name+" (client)", client)
 	}
 	r.checkREST(ctx, ep)
@@ -74,7 +63,7 @@ func (r *runner) checkEndpoint(ctx context.Context, ep *endpointConf) {
 // whether HTTP calls to it can be tried.
 func (r *runner) probeHost(ctx context.Context, label string, u *url.URL) bool {
 	host := u.Hostname()
-	addr := hostPort(u)
+	addr := netutil.HostPort(u)
 	d := map[string]string{"url": u.Redacted()}
 	if u.Scheme == "http" {
 		if netutil.IsLoopback(host) {

@@ -1,4 +1,4 @@
-// Package netutil holds the one copy of the network predicates the SDK,
+// Package netutil holds the one copy of the network helpers the SDK,
 // the handler and the doctor share.
 package netutil
 
@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 )
 
@@ -30,4 +31,17 @@ func IsTimeout(err error) bool {
 	}
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
+}
+
+// HostPort returns u's host:port, with the scheme's default port (443 for
+// https, else 80) when u has none.
+func HostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }

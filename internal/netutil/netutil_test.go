@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"testing"
 
@@ -31,6 +32,24 @@ func TestIsTimeout(t *testing.T) {
 	} {
 		if got := netutil.IsTimeout(err); got != want {
 			t.Errorf("IsTimeout(%v) = %v, want %v", err, got, want)
+		}
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://x.service.signalr.net":      "x.service.signalr.net:443",
+		"http://localhost":                   "localhost:80",
+		"http://127.0.0.1:8888/api":          "127.0.0.1:8888",
+		"https://[::1]/x":                    "[::1]:443",
+		"https://x.service.signalr.net:8443": "x.service.signalr.net:8443",
+	} {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := netutil.HostPort(u); got != want {
+			t.Errorf("HostPort(%s) = %q, want %q", in, got, want)
 		}
 	}
 }
