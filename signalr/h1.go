@@ -56,6 +56,7 @@ const (
 	dialTimeout     = 5 * time.Second
 	tlsTimeout      = 10 * time.Second
 	h1BufferSize    = 8 << 10
+	maxHeaderBytes  = 1 << 20
 	// earlyAnswerWait bounds the read of an answer sent before a failed
 	// write (exchange).
 	earlyAnswerWait = time.Second
@@ -97,6 +98,7 @@ type h1Conn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	alive    func() bool // see peeker
+	head     headLimit   // under br: bounds an answer's head
 	tr       *h1Transport
 	key      h1Key
 	idleAt   time.Time
@@ -210,7 +212,7 @@ func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, re
 		// the failed write, is the result, as with net/http's transport,
 		// whose read loop would have had it first.
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
-		if resp, rerr := http.ReadResponse(pc.br, req); rerr == nil && resp.StatusCode >= 200 {
+		if resp, rerr := pc.readHead(req); rerr == nil && resp.StatusCode >= 200 {
 			if resp.Body != http.NoBody {
 				resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop}
 			} else {
@@ -221,7 +223,7 @@ func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, re
 	}
 	var resp *http.Response
 	for err == nil {
-		resp, err = http.ReadResponse(pc.br, req)
+		resp, err = pc.readHead(req)
 		// An informational answer (100 Continue, 103 Early Hints) is
 		// followed by the real one.
 		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode < 100 {
@@ -239,6 +241,44 @@ func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, re
 	}
 	resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop, reuse: reuse}
 	return resp, nil
+}
+
+// readHead reads the status line and headers of an answer, at most
+// maxHeaderBytes of them (net/http's transport bounds them at 10 MiB).
+func (pc *h1Conn) readHead(req *http.Request) (*http.Response, error) {
+	pc.head.n = maxHeaderBytes
+	resp, err := http.ReadResponse(pc.br, req)
+	pc.head.n = -1
+	if err != nil && pc.head.hit {
+		err = errHeadTooLarge
+	}
+	return resp, err
+}
+
+// headLimit reads from r, at most n bytes while n ≥ 0 (the head of an
+// answer); hit records that the bound was reached.
+type headLimit struct {
+	r   io.Reader
+	n   int64
+	hit bool
+}
+
+var errHeadTooLarge = errors.New("the answer's headers are larger than 1 MiB")
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if l.n == 0 {
+		l.hit = true
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 // release ends the connection's exchange: back to the pool when it may be
@@ -368,7 +408,8 @@ func (t *h1Transport) dial(ctx context.Context, trace *httptrace.ClientTrace, u 
 		}
 		pc.Conn = tc
 	}
-	pc.br = bufio.NewReaderSize(pc.Conn, h1BufferSize)
+	pc.head = headLimit{r: pc.Conn, n: -1}
+	pc.br = bufio.NewReaderSize(&pc.head, h1BufferSize)
 	pc.bw = bufio.NewWriterSize(pc.Conn, h1BufferSize)
 	return pc, nil
 }

@@ -374,3 +374,22 @@ func TestH1EarlyAnswerWinsOverAFailedWrite(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, b)
 	}
 }
+
+func TestH1BoundsTheAnswersHead(t *testing.T) {
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
+		for range 2000 { // 2 MB of headers, never ended
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+	})
+	_, _, err := h1Post(t, newH1Transport(nil), context.Background(), srv.url())
+	if !errors.Is(err, errHeadTooLarge) {
+		t.Fatalf("err = %v, want errHeadTooLarge", err)
+	}
+}
