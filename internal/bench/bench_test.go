@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -432,5 +433,41 @@ func TestPingLoopCountsFromTheConnectStart(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no ping although the interval since the connect start had passed")
+	}
+}
+
+// TestPairedRatiosCancelDrift checks the per-round figures: the machine
+// runs at a different speed in each round, the handler is always 1.2×
+// the floor and 0.8× the series limit within a round, while the best runs
+// of each path come from different rounds.
+func TestPairedRatiosCancelDrift(t *testing.T) {
+	var ph broadcastPhase
+	ph.Concurrency = 16
+	for _, speed := range []float64{1, 2, 1.5} {
+		at := func(rps float64, p50 time.Duration) loadResult {
+			return loadResult{Name: "x", RPS: rps * speed, Latency: latencySummary{P50: time.Duration(float64(p50) / speed)}}
+		}
+		ph.Ping = append(ph.Ping, at(4000, 100*time.Microsecond))
+		ph.Raw = append(ph.Raw, at(4000, 400*time.Microsecond))
+		ph.Handler = append(ph.Handler, at(1600, 600*time.Microsecond))
+	}
+	ph.Handler[1].RPS, ph.Handler[1].Latency.P50 = 0, 0 // a failed run in the fast round
+	ph.score()
+	if math.Abs(ph.PairedFloor-1.2) > 1e-4 || math.Abs(ph.PairedSeries-0.8) > 1e-4 || len(ph.RoundsFloor) != 2 {
+		t.Fatalf("paired %v %v, rounds %v %v", ph.PairedFloor, ph.PairedSeries, ph.RoundsFloor, ph.RoundsSeries)
+	}
+	if ph.SeriesRatio > 0.7 { // best handler run (speed 1.5) over the fast round's series limit
+		t.Fatalf("best-run series ratio %v: the fixture does not drift", ph.SeriesRatio)
+	}
+	if m, each := pairedMedian(4, func(i int) float64 { return []float64{0.9, 0, 0.7, 0.8}[i] }); m != 0.8 || len(each) != 3 {
+		t.Fatalf("median %v of %v", m, each)
+	}
+	if m, _ := pairedMedian(2, func(i int) float64 { return []float64{0.9, 0.7}[i] }); math.Abs(m-0.8) > 1e-9 {
+		t.Fatalf("median of two %v", m)
+	}
+	a := []loadResult{{RPS: 80}, {RPS: 180}, {RPS: 90}}
+	b := []loadResult{{RPS: 100}, {RPS: 200}, {RPS: 100}}
+	if m, each := pairedRPS(a, b); m != 0.9 || ratios(each) != "0.80, 0.90, 0.90" {
+		t.Fatalf("pairedRPS %v %v", m, each)
 	}
 }

@@ -71,6 +71,14 @@ type broadcastPhase struct {
 	// is the handler's throughput over it.
 	SeriesRPS   float64 `json:"series_limit_rps"`
 	SeriesRatio float64 `json:"ratio_rps_series"`
+	// PairedFloor and PairedSeries are the medians over rounds of the same
+	// ratios taken within each round (handler run over that round's ping
+	// and raw runs), Rounds{Floor,Series} the per-round values: a check
+	// of the best-run ratios against the machine's drift.
+	PairedFloor  float64   `json:"paired_ratio_p50_floor"`
+	PairedSeries float64   `json:"paired_ratio_rps_series"`
+	RoundsFloor  []float64 `json:"round_ratios_p50_floor,omitempty"`
+	RoundsSeries []float64 `json:"round_ratios_rps_series,omitempty"`
 	// P50Ratio, P99Ratio and RPSRatio compare the handler with the direct
 	// SDK call (best runs), for reference.
 	P50Ratio float64 `json:"ratio_p50_sdk"`
@@ -228,6 +236,19 @@ func (ph *broadcastPhase) score() {
 		ph.SeriesRPS = 1 / (1/ping.RPS + 1/raw.RPS)
 		ph.SeriesRatio = h.RPS / ph.SeriesRPS
 	}
+	n := min(len(ph.Handler), len(ph.Ping), len(ph.Raw))
+	ph.PairedFloor, ph.RoundsFloor = pairedMedian(n, func(i int) float64 {
+		if f := ph.Ping[i].Latency.P50 + ph.Raw[i].Latency.P50; ph.Ping[i].Latency.P50 > 0 && ph.Raw[i].Latency.P50 > 0 {
+			return float64(ph.Handler[i].Latency.P50) / float64(f)
+		}
+		return 0
+	})
+	ph.PairedSeries, ph.RoundsSeries = pairedMedian(n, func(i int) float64 {
+		if p, r := ph.Ping[i].RPS, ph.Raw[i].RPS; p > 0 && r > 0 {
+			return ph.Handler[i].RPS * (1/p + 1/r)
+		}
+		return 0
+	})
 	if ph.Concurrency == 1 {
 		ph.Pass = ph.FloorRatio > 0 && ph.FloorRatio <= broadcastLatencyTarget
 	} else {
@@ -277,6 +298,8 @@ func (r *broadcastReport) print(w io.Writer) {
 			fmt.Fprintf(w, "  handler at %d worker(s): throughput %.2f× the series limit (%.0f msg/s; target ≥ %.2f×) %s; p50 %.2f× the floor\n",
 				ph.Concurrency, ph.SeriesRatio, ph.SeriesRPS, broadcastThroughputTarget, verdict(ph.Pass), ph.FloorRatio)
 		}
+		fmt.Fprintf(w, "  paired by round (median; each round): p50 %.2f× the floor (%s); throughput %.2f× the series limit (%s)\n",
+			ph.PairedFloor, ratios(ph.RoundsFloor), ph.PairedSeries, ratios(ph.RoundsSeries))
 		fmt.Fprintf(w, "  handler/direct SDK: p50 %.2f×, p99 %.2f×, throughput %.2f×; the handler on GOMAXPROCS=1: p50 %.2f× the floor\n", ph.P50Ratio, ph.P99Ratio, ph.RPSRatio, ph.OneProcRatio)
 		fmt.Fprintf(w, "  minimal hop: p50 %.2f× the floor; handler/minimal hop: p50 %.2f×, throughput %.2f×\n", ph.HopFloorRatio, ph.HopP50Ratio, ph.HopRPSRatio)
 	}

@@ -60,7 +60,10 @@ type negotiateReport struct {
 	// the anonymous run.
 	AuthRatio  float64 `json:"ratio_rps_hs256"`
 	AuthVsAnon float64 `json:"ratio_rps_hs256_vs_anonymous"`
-	Pass       bool    `json:"pass"`
+	// PairedAuthVsAnon is AuthVsAnon paired by round (see negotiatePath).
+	PairedAuthVsAnon float64   `json:"paired_ratio_rps_hs256_vs_anonymous"`
+	RoundsAuthVsAnon []float64 `json:"round_ratios_rps_hs256_vs_anonymous,omitempty"`
+	Pass             bool      `json:"pass"`
 }
 
 // negotiatePath is one measured path.
@@ -68,6 +71,10 @@ type negotiatePath struct {
 	Name  string       `json:"name"`
 	Runs  []loadResult `json:"runs"`
 	Ratio float64      `json:"ratio_rps"` // best req/s over the baseline's best
+	// Paired is the median over rounds of the run over the same round's
+	// baseline run (Rounds: each round's), a check against drift.
+	Paired float64   `json:"paired_ratio_rps"`
+	Rounds []float64 `json:"round_ratios_rps,omitempty"`
 }
 
 // benchNegotiate loads POST /api/negotiate?negotiateVersion=1 (empty body,
@@ -128,6 +135,7 @@ func benchNegotiate(ctx context.Context, cfg config, st *stack, progress func(st
 		if base.RPS > 0 {
 			t.Ratio = best(runs[i]).RPS / base.RPS
 		}
+		t.Paired, t.Rounds = pairedRPS(runs[i], runs[len(runs)-1])
 		r.Targets = append(r.Targets, t)
 	}
 	anon, auth := best(runs[0]), best(runs[1])
@@ -135,6 +143,7 @@ func benchNegotiate(ctx context.Context, cfg config, st *stack, progress func(st
 	if anon.RPS > 0 {
 		r.AuthVsAnon = auth.RPS / anon.RPS
 	}
+	r.PairedAuthVsAnon, r.RoundsAuthVsAnon = pairedRPS(runs[1], runs[0])
 	if base.Latency.P50 > 0 {
 		r.LatencyRatio = float64(anon.Latency.P50) / float64(base.Latency.P50)
 	}
@@ -290,8 +299,19 @@ func (r *negotiateReport) print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	for _, t := range r.Targets[:len(r.Targets)-1] {
-		fmt.Fprintf(w, "  %-14s / baseline throughput: %.2f (target ≥ %.2f)\n", t.Name, t.Ratio, negotiateTarget)
+		fmt.Fprintf(w, "  %-14s / baseline throughput: %.2f (target ≥ %.2f); paired by round: median %.2f (%s)\n", t.Name, t.Ratio, negotiateTarget, t.Paired, ratios(t.Rounds))
 	}
-	fmt.Fprintf(w, "  handler-hs256 / anonymous throughput: %.2f (target ≥ %.2f);  anonymous p50 latency ratio: %.2f;  %s\n\n",
-		r.AuthVsAnon, negotiateAuthTarget, r.LatencyRatio, verdict(r.Pass))
+	fmt.Fprintf(w, "  handler-hs256 / anonymous throughput: %.2f (target ≥ %.2f); paired by round: median %.2f (%s);  anonymous p50 latency ratio: %.2f;  %s\n\n",
+		r.AuthVsAnon, negotiateAuthTarget, r.PairedAuthVsAnon, ratios(r.RoundsAuthVsAnon), r.LatencyRatio, verdict(r.Pass))
+}
+
+// pairedRPS pairs the runs of two paths by round: the median of a's req/s
+// over b's, and each round's ratio.
+func pairedRPS(a, b []loadResult) (float64, []float64) {
+	return pairedMedian(min(len(a), len(b)), func(i int) float64 {
+		if b[i].RPS > 0 {
+			return a[i].RPS / b[i].RPS
+		}
+		return 0
+	})
 }

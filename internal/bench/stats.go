@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -56,4 +58,39 @@ func ms(d time.Duration) string {
 	default:
 		return trimFloat(v, 0) + " ms"
 	}
+}
+
+// pairedMedian returns the median over rounds 0…n-1 of ratio(i), a ratio
+// of runs made in the same round (adjacent in time, so the machine's
+// drift mostly cancels), and the per-round ratios. Rounds whose ratio is
+// not positive (a run missing) are left out.
+func pairedMedian(n int, ratio func(i int) float64) (float64, []float64) {
+	var each []float64
+	for i := range n {
+		if r := ratio(i); r > 0 {
+			each = append(each, r)
+		}
+	}
+	if len(each) == 0 {
+		return 0, nil
+	}
+	s := slices.Clone(each)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + m) / 2
+	}
+	return m, each
+}
+
+// ratios formats per-round ratios as "0.81, 0.90, 0.70".
+func ratios(each []float64) string {
+	var b strings.Builder
+	for i, r := range each {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.2f", r)
+	}
+	return b.String()
 }
