@@ -123,17 +123,27 @@ echo "(emulator: ${DEV_CONN%%AccessKey=*}AccessKey=<dev key>; Ctrl-C stops both)
 echo
 
 # Return as soon as either process exits or on Ctrl-C (SIGINT) / SIGTERM.
+# The two run in the background, so they ignore SIGINT and only stop() ends
+# them. A bare `wait -n` on them would hang for good when the signal lands
+# just before it starts (its trap has already run by then); waiting on a
+# short sleep instead checks both conditions at least every 0.2 s, and a
+# signal during that wait ends it at once.
 set +e
-wait -n "$emulator_pid" "$handler_pid"
-status=$?
+exited=""
+while [ -z "$got_signal" ]; do
+  for pid in $handler_pid $emulator_pid; do
+    kill -0 "$pid" 2>/dev/null || exited=$pid
+  done
+  [ -n "$exited" ] && break
+  sleep 0.2 &
+  wait $! 2>/dev/null
+done
 if [ -n "$got_signal" ]; then
   exit 0
 fi
-for pid in $handler_pid $emulator_pid; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    name=handler
-    [ "$pid" = "$emulator_pid" ] && name=emulator
-    echo "dev: the $name exited unexpectedly (status $status); stopping the other" >&2
-  fi
-done
+wait "$exited"
+status=$?
+name=handler
+[ "$exited" = "$emulator_pid" ] && name=emulator
+echo "dev: the $name exited unexpectedly (status $status); stopping the other" >&2
 exit "$status"
