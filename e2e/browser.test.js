@@ -206,7 +206,13 @@ describe("browser: Debian chromium + @microsoft/signalr browser bundle", () => {
     }
     assert.equal(await li.locator(".name").textContent(), "Ada");
     assert.equal(await li.locator(".text").textContent(), text);
-    assert.equal(await page.inputValue("#text"), "", "the message box was not cleared after a successful send");
+    // The broadcast can reach the page before the invoke's completion does,
+    // and the box is cleared only on the completion: wait for it.
+    try {
+      await page.waitForFunction(() => document.getElementById("text").value === "", null, { timeout: 10000 });
+    } catch (err) {
+      assert.fail(`the message box was not cleared after a successful send (${await page.inputValue("#text")}; error line: ${await page.textContent("#error")}): ${err.message}\n${diag()}`);
+    }
     assert.equal(await page.textContent("#error"), "");
     // The page's own connect, and the hub's presence of it.
     await page.locator("#messages li.presence", { hasText: "joined" }).first().waitFor({ timeout: 10000 });
