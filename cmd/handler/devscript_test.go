@@ -45,9 +45,20 @@ func TestDevScriptCtrlC(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	var waitErr error
+	exited := make(chan struct{}) // closed when dev.sh has exited; waitErr is then set
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		// The script starts the handler and the emulator in their own
+		// sessions, so killing its process group would leave them running
+		// when the test fails: SIGTERM first lets its EXIT trap stop both.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
 
 	open := "Open http://localhost:" + hp + "/chat/"
 	said := make(chan bool, 1)
@@ -57,8 +68,8 @@ func TestDevScriptCtrlC(t *testing.T) {
 		if !ok {
 			t.Fatalf("no %q within 20s:\n%s", open, out)
 		}
-	case err := <-done:
-		t.Fatalf("dev.sh exited early (%v):\n%s", err, out)
+	case <-exited:
+		t.Fatalf("dev.sh exited early (%v):\n%s", waitErr, out)
 	}
 	resp, err := http.Get("http://127.0.0.1:" + hp + "/chat/")
 	if err != nil || resp.StatusCode != 200 {
@@ -68,9 +79,9 @@ func TestDevScriptCtrlC(t *testing.T) {
 
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("dev.sh after Ctrl-C: %v (want exit 0)\n%s", err, out)
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("dev.sh after Ctrl-C: %v (want exit 0)\n%s", waitErr, out)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("dev.sh did not stop within 20s of Ctrl-C:\n%s", out)
