@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -356,21 +357,30 @@ func (t *h1Transport) get(key h1Key) *h1Conn {
 	}
 }
 
-// put returns a connection to the pool; beyond maxIdlePerHost the one
-// idle for longest is closed.
+// put returns a connection to the pool. The ones idle for longest go
+// first: beyond maxIdlePerHost, and once idle for idleConnTimeout (so a
+// steady trickle of calls, which only ever reuses the newest, does not
+// keep old descriptors the service has long closed).
 func (t *h1Transport) put(pc *h1Conn) {
-	pc.idleAt = t.now()
+	now := t.now()
+	pc.idleAt = now
 	t.mu.Lock()
 	list := append(t.idle[pc.key], pc)
-	var drop *h1Conn
-	if len(list) > maxIdlePerHost {
-		drop = list[0]
-		list = append(list[:0], list[1:]...)
+	n := 0
+	for n < len(list)-1 && (len(list)-n > maxIdlePerHost || now.Sub(list[n].idleAt) >= idleConnTimeout) {
+		n++
+	}
+	var drop []*h1Conn
+	if n > 0 {
+		drop = slices.Clone(list[:n])
+		m := copy(list, list[n:])
+		clear(list[m:])
+		list = list[:m]
 	}
 	t.idle[pc.key] = list
 	t.mu.Unlock()
-	if drop != nil {
-		drop.Close()
+	for _, d := range drop {
+		d.Close()
 	}
 }
 

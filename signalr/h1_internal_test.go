@@ -333,6 +333,21 @@ func TestH1PoolIsBounded(t *testing.T) {
 	if _, err := first.Write([]byte("x")); err == nil {
 		t.Fatal("the connection idle for longest was not closed")
 	}
+	// A connection put back drops the ones idle for idleConnTimeout, even
+	// with room in the pool: the oldest 10 are past it.
+	for _, pc := range tr.idle[h1Key{host: "k"}][:10] {
+		pc.idleAt = now.Add(-idleConnTimeout)
+	}
+	old := tr.idle[h1Key{host: "k"}][0]
+	a, _ := net.Pipe()
+	wc := &wireConn{Conn: a}
+	tr.put(&h1Conn{Conn: wc, wc: wc, alive: peeker(a), tr: tr, key: h1Key{host: "k"}, br: bufio.NewReader(wc)})
+	if n := len(tr.idle[h1Key{host: "k"}]); n != maxIdlePerHost-10+1 {
+		t.Fatalf("%d idle connections after a put, want %d", n, maxIdlePerHost-10+1)
+	}
+	if _, err := old.Write([]byte("x")); err == nil {
+		t.Fatal("a connection idle for idleConnTimeout was kept")
+	}
 	// After idleConnTimeout nothing is reused.
 	now = now.Add(idleConnTimeout)
 	if pc := tr.get(h1Key{host: "k"}); pc != nil {
