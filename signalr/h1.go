@@ -53,7 +53,8 @@ import (
 // TLSHandshakeStart and TLSHandshakeDone) are called as net/http calls
 // them, and every connection counts its bytes (wire.go). Redirects are
 // never followed: a 3xx is returned as the answer. An idle connection the
-// service closed keeps its descriptor until the pool next looks at it.
+// service closed keeps its descriptor until the next call puts or takes a
+// connection (put drops those idle for idleConnTimeout).
 
 const (
 	idleConnTimeout = 90 * time.Second
