@@ -254,32 +254,18 @@ func testRetryResetBeforeWritten(t *testing.T) {
 // without answering.
 func rawServer(t *testing.T) (string, *atomic.Int32) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	var n atomic.Int32
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(5 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(conn))
-				if err != nil {
-					return
-				}
-				if _, err := io.ReadAll(req.Body); err == nil {
-					n.Add(1)
-				}
-			}()
+	addr := testutil.ServeTCP(t, func(conn net.Conn) {
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		req, err := http.ReadRequest(bufio.NewReader(conn))
+		if err != nil {
+			return
 		}
-	}()
-	return "http://" + l.Addr().String(), &n
+		if _, err := io.ReadAll(req.Body); err == nil {
+			n.Add(1)
+		}
+	})
+	return "http://" + addr, &n
 }
 
 func TestNoRetryAfterWritten(t *testing.T) { onBothPaths(t, testNoRetryAfterWritten) }

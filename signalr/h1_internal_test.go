@@ -17,40 +17,27 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 )
 
-// rawServer accepts loopback connections and runs serve on each; it
-// counts them.
+// rawServer serves loopback connections with serve and counts them.
 type rawServer struct {
-	ln    net.Listener
+	addr  string
 	conns atomic.Int64
 }
 
 func newRawServer(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *rawServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &rawServer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.conns.Add(1)
-			go func() {
-				defer c.Close()
-				serve(c, bufio.NewReader(c))
-			}()
-		}
-	}()
+	s := &rawServer{}
+	s.addr = testutil.ServeTCP(t, func(c net.Conn) {
+		s.conns.Add(1)
+		serve(c, bufio.NewReader(c))
+	})
 	return s
 }
 
-func (s *rawServer) url() string { return "http://" + s.ln.Addr().String() + "/api/x" }
+func (s *rawServer) url() string { return "http://" + s.addr + "/api/x" }
 
 // h1Post sends a small POST over tr and reads its answer whole.
 func h1Post(t *testing.T, tr *h1Transport, ctx context.Context, target string) (*http.Response, string, error) {

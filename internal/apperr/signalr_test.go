@@ -151,32 +151,17 @@ func TestFromSignalRStatuses(t *testing.T) {
 // answering (after delay).
 func cutServer(t *testing.T, delay time.Duration) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				req, err := http.ReadRequest(bufio.NewReader(conn))
-				if err != nil {
-					return
-				}
-				io.ReadAll(req.Body)
-				if delay > 0 {
-					conn.SetReadDeadline(time.Now().Add(delay))
-					io.Copy(io.Discard, conn) // until the client gives up or the delay ends
-				}
-			}()
+	return "http://" + testutil.ServeTCP(t, func(conn net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(conn))
+		if err != nil {
+			return
 		}
-	}()
-	return "http://" + l.Addr().String()
+		io.ReadAll(req.Body)
+		if delay > 0 {
+			conn.SetReadDeadline(time.Now().Add(delay))
+			io.Copy(io.Discard, conn) // until the client gives up or the delay ends
+		}
+	})
 }
 
 func TestFromSignalRConnectionFailures(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/serverless-signalr/functions-go/internal/apperr"
 	"github.com/serverless-signalr/functions-go/internal/doctor"
 	"github.com/serverless-signalr/functions-go/internal/server"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -369,27 +370,10 @@ func TestTokenTooLarge(t *testing.T) {
 // is reported as a timeout within the bound, not a hang.
 func TestSilentServiceTimesOut(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	o := options(writeApp(t, nil), baseConfig(t, connStr("http://"+ln.Addr().String(), testKey)))
+	silent := make(chan struct{})
+	t.Cleanup(func() { close(silent) })
+	addr := testutil.ServeTCP(t, func(net.Conn) { <-silent }) // read nothing, answer nothing
+	o := options(writeApp(t, nil), baseConfig(t, connStr("http://"+addr, testKey)))
 	o.Timeout = 300 * time.Millisecond
 	start := time.Now()
 	fs := doctor.Run(context.Background(), o)
@@ -401,7 +385,7 @@ func TestSilentServiceTimesOut(t *testing.T) {
 	expect(t, fs, "auth default", doctor.Skip, "")
 
 	// The same silent server as a TLS endpoint: the handshake times out.
-	o = options(writeApp(t, nil), baseConfig(t, connStr("https://"+ln.Addr().String(), testKey)))
+	o = options(writeApp(t, nil), baseConfig(t, connStr("https://"+addr, testKey)))
 	o.Timeout = 300 * time.Millisecond
 	start = time.Now()
 	fs = doctor.Run(context.Background(), o)
