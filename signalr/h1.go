@@ -73,7 +73,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // h1Transport is the client's HTTP/1.1 transport (see above).
 type h1Transport struct {
-	tls    *tls.Config // the TLS 1.2 floor applied; nil is never used for https
+	tls    *tls.Config // the caller's configuration with the TLS 1.2 floor (tlsFloor)
 	dialer net.Dialer
 	now    func() time.Time
 
@@ -142,16 +142,13 @@ func (t *h1Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	trace := httptrace.ContextClientTrace(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	key := h1Key{https: u.Scheme == "https", host: u.Host}
 	pc := t.get(key)
 	reused := pc != nil
 	for {
-		if err := ctx.Err(); err != nil {
-			if pc != nil {
-				t.put(pc)
-			}
-			return nil, err
-		}
 		if pc == nil {
 			var err error
 			if pc, err = t.dial(ctx, trace, u, key); err != nil {
@@ -219,12 +216,7 @@ func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, re
 		// whose read loop would have had it first.
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
 		if resp, rerr := pc.readHead(req); rerr == nil && resp.StatusCode >= 200 {
-			if resp.Body != http.NoBody {
-				resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop}
-			} else {
-				pc.release(stop, false)
-			}
-			return resp, nil
+			return pc.hold(resp, stop, false), nil // the request was cut: never reused
 		}
 	}
 	var resp *http.Response
@@ -240,13 +232,19 @@ func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, re
 		stop()
 		return nil, err
 	}
-	reuse := !resp.Close && !req.Close
+	return pc.hold(resp, stop, !resp.Close && !req.Close), nil
+}
+
+// hold ties the connection to resp: its body releases the connection
+// (to the pool when reuse and read to the end); without a body it is
+// released at once.
+func (pc *h1Conn) hold(resp *http.Response, stop func() bool, reuse bool) *http.Response {
 	if resp.Body == http.NoBody {
 		pc.release(stop, reuse)
-		return resp, nil
+	} else {
+		resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop, reuse: reuse}
 	}
-	resp.Body = &h1Body{rc: resp.Body, pc: pc, stop: stop, reuse: reuse}
-	return resp, nil
+	return resp
 }
 
 // readHead reads the status line and headers of an answer, at most
