@@ -220,9 +220,8 @@ func (ph *broadcastPhase) score() {
 		ph.P99Ratio = float64(h.Latency.P99) / float64(s.Latency.P99)
 		ph.RPSRatio = h.RPS / s.RPS
 	}
-	if ping.Latency.P50 > 0 && raw.Latency.P50 > 0 {
-		ph.FloorP50 = ping.Latency.P50 + raw.Latency.P50
-		ph.FloorRatio = float64(h.Latency.P50) / float64(ph.FloorP50)
+	ph.FloorRatio, ph.FloorP50 = floorRatio(h, ping, raw)
+	if ph.FloorP50 > 0 {
 		if len(ph.OneProc) > 0 {
 			ph.OneProcRatio = float64(best(ph.OneProc).Latency.P50) / float64(ph.FloorP50)
 		}
@@ -232,28 +231,41 @@ func (ph *broadcastPhase) score() {
 			ph.HopRPSRatio = h.RPS / hp.RPS
 		}
 	}
-	if ping.RPS > 0 && raw.RPS > 0 {
-		ph.SeriesRPS = 1 / (1/ping.RPS + 1/raw.RPS)
-		ph.SeriesRatio = h.RPS / ph.SeriesRPS
-	}
+	ph.SeriesRatio, ph.SeriesRPS = seriesRatio(h, ping, raw)
 	n := min(len(ph.Handler), len(ph.Ping), len(ph.Raw))
 	ph.PairedFloor, ph.RoundsFloor = pairedMedian(n, func(i int) float64 {
-		if f := ph.Ping[i].Latency.P50 + ph.Raw[i].Latency.P50; ph.Ping[i].Latency.P50 > 0 && ph.Raw[i].Latency.P50 > 0 {
-			return float64(ph.Handler[i].Latency.P50) / float64(f)
-		}
-		return 0
+		r, _ := floorRatio(ph.Handler[i], ph.Ping[i], ph.Raw[i])
+		return r
 	})
 	ph.PairedSeries, ph.RoundsSeries = pairedMedian(n, func(i int) float64 {
-		if p, r := ph.Ping[i].RPS, ph.Raw[i].RPS; p > 0 && r > 0 {
-			return ph.Handler[i].RPS * (1/p + 1/r)
-		}
-		return 0
+		r, _ := seriesRatio(ph.Handler[i], ph.Ping[i], ph.Raw[i])
+		return r
 	})
 	if ph.Concurrency == 1 {
 		ph.Pass = ph.FloorRatio > 0 && ph.FloorRatio <= broadcastLatencyTarget
 	} else {
 		ph.Pass = ph.SeriesRatio >= broadcastThroughputTarget
 	}
+}
+
+// floorRatio returns h's p50 over the floor, ping's p50 plus raw's (both
+// 0 when either is missing).
+func floorRatio(h, ping, raw loadResult) (ratio float64, floor time.Duration) {
+	if ping.Latency.P50 <= 0 || raw.Latency.P50 <= 0 {
+		return 0, 0
+	}
+	floor = ping.Latency.P50 + raw.Latency.P50
+	return float64(h.Latency.P50) / float64(floor), floor
+}
+
+// seriesRatio returns h's throughput over the series limit of ping and
+// raw, 1/(1/ping + 1/raw) (both 0 when either is missing).
+func seriesRatio(h, ping, raw loadResult) (ratio, limit float64) {
+	if ping.RPS <= 0 || raw.RPS <= 0 {
+		return 0, 0
+	}
+	limit = 1 / (1/ping.RPS + 1/raw.RPS)
+	return h.RPS / limit, limit
 }
 
 func (r *broadcastReport) failures() []string {
