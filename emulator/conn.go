@@ -73,7 +73,7 @@ type conn struct {
 	abort    context.CancelFunc
 	// wd bounds every write: armed for its duration, it kills wdSink (the
 	// sink it was made for) when the write takes too long. Only the writer
-	// goroutine uses them (see watchdog).
+	// goroutine uses them (see armWatchdog).
 	wd     *time.Timer
 	wdSink sink
 
@@ -310,25 +310,25 @@ func (c *conn) write(ctx context.Context, b []byte) error {
 // context, a timer and their registration per write: one timer per
 // connection, re-armed).
 func (c *conn) writeWithin(ctx context.Context, d time.Duration, b []byte) error {
-	wd := c.watchdog()
-	wd.Reset(d)
-	defer wd.Stop()
+	defer c.armWatchdog(d).Stop()
 	return c.out.write(ctx, b)
 }
 
-// watchdog returns the stopped timer that kills the current sink when it
-// fires. A connection's sink changes only while no writer runs (a resumed
+// armWatchdog starts, for a write that may take d, the timer that kills
+// the current sink when it fires; the caller stops it when the write is
+// over. A connection's sink changes only while no writer runs (a resumed
 // stateful connection gets a new WebSocket), so the writer goroutine makes
 // a timer for each sink it writes to; a timer that fires late kills the
 // sink it was made for, never a newer one.
-func (c *conn) watchdog() *time.Timer {
+func (c *conn) armWatchdog(d time.Duration) *time.Timer {
 	if c.wd == nil || c.wdSink != c.out {
 		if c.wd != nil {
 			c.wd.Stop()
 		}
-		c.wd, c.wdSink = time.AfterFunc(time.Hour, c.out.kill), c.out
-		c.wd.Stop()
+		c.wd, c.wdSink = time.AfterFunc(d, c.out.kill), c.out
+		return c.wd
 	}
+	c.wd.Reset(d)
 	return c.wd
 }
 
@@ -342,9 +342,7 @@ func (c *conn) writeBatch(ctx context.Context, first *outMessage) error {
 	if len(c.queue) == 0 {
 		return c.write(ctx, b)
 	}
-	wd := c.watchdog()
-	wd.Reset(writeTimeout)
-	defer wd.Stop()
+	defer c.armWatchdog(writeTimeout).Stop()
 	w, err := c.out.writer(ctx)
 	if err != nil {
 		return err
