@@ -31,6 +31,8 @@ type broadcastReport struct {
 	DurationS float64          `json:"duration_s"`
 	Listeners int              `json:"listeners"`
 	Phases    []broadcastPhase `json:"phases"`
+	// Interleaved is the unloaded latency once more, request by request.
+	Interleaved *interleavedReport `json:"interleaved,omitempty"`
 	// Sent is every accepted broadcast (warm-ups included); each listener
 	// must receive all of them.
 	Sent         int64  `json:"sent"`
@@ -177,6 +179,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 			return nil, fmt.Errorf("%s broadcast: %w", name, err)
 		}
 	}
+	pingOp := httpOp(hc, "GET", st.hBase()+"/", nil, nil, http.StatusOK)
 	for _, conc := range []int{cfg.bcConc, 1} {
 		if ctx.Err() != nil {
 			break
@@ -185,7 +188,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 			{"handler", counted(handlerOp)},
 			{"direct SDK", counted(sdkOp)},
 			{"direct raw", counted(rawOp)},
-			{"handler ping", httpOp(hc, "GET", st.hBase()+"/", nil, nil, http.StatusOK)},
+			{"handler ping", pingOp},
 			{"handler GOMAXPROCS=1", counted(oneOp)},
 			{"minimal hop", counted(hopOp)},
 		}
@@ -193,6 +196,18 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 		ph := broadcastPhase{Concurrency: conc, Handler: runs[0], SDK: runs[1], Raw: runs[2], Ping: runs[3], OneProc: runs[4], Hop: runs[5]}
 		ph.score()
 		r.Phases = append(r.Phases, ph)
+	}
+
+	if ctx.Err() == nil {
+		progress("interleaved, 1 worker")
+		il := interleave(ctx, []namedOp{
+			{"ping", pingOp}, {"direct raw", counted(rawOp)}, {"handler", counted(handlerOp)},
+			{"minimal hop", counted(hopOp)}, {"direct SDK", counted(sdkOp)},
+		}, time.Duration(cfg.bcRounds)*cfg.bcDur)
+		if il.Errors > 0 {
+			return r, fmt.Errorf("interleaved: %d failed calls (first: %s)", il.Errors, il.FirstError)
+		}
+		r.Interleaved = scoreInterleaved(il)
 	}
 
 	// Every listener must get every accepted message.
@@ -315,6 +330,50 @@ func (r *broadcastReport) print(w io.Writer) {
 		fmt.Fprintf(w, "  handler/direct SDK: p50 %.2f×, p99 %.2f×, throughput %.2f×; the handler on GOMAXPROCS=1: p50 %.2f× the floor\n", ph.P50Ratio, ph.P99Ratio, ph.RPSRatio, ph.OneProcRatio)
 		fmt.Fprintf(w, "  minimal hop: p50 %.2f× the floor; handler/minimal hop: p50 %.2f×, throughput %.2f×\n", ph.HopFloorRatio, ph.HopP50Ratio, ph.HopRPSRatio)
 	}
+	if il := r.Interleaved; il != nil {
+		il.print(w)
+	}
 	fmt.Fprintf(w, "\n  deliveries: %d broadcasts × %d listeners = %d expected, %d received, lost %d, listeners disconnected %d\n\n",
 		r.Sent, r.Listeners, r.Expected, r.Received, r.Lost, r.Disconnected)
+}
+
+// interleavedReport is the unloaded broadcast taken request by request
+// (interleave): ping, direct raw, handler, minimal hop and direct SDK once
+// each per round.
+type interleavedReport struct {
+	Rounds   int            `json:"rounds"`
+	Ping     latencySummary `json:"ping"`
+	Raw      latencySummary `json:"raw"`
+	Handler  latencySummary `json:"handler"`
+	Hop      latencySummary `json:"minimal_hop"`
+	SDK      latencySummary `json:"sdk"`
+	FloorP50 time.Duration  `json:"floor_p50_ns"`
+	// Ratio is the handler's p50 over the floor (ping p50 + direct raw
+	// p50), Paired the median over rounds of the same ratio within each
+	// round; HopRatio and HopPaired the same for the minimal hop.
+	Ratio     float64 `json:"ratio_p50_floor"`
+	Paired    float64 `json:"paired_ratio_p50_floor"`
+	HopRatio  float64 `json:"ratio_p50_floor_minimal_hop"`
+	HopPaired float64 `json:"paired_ratio_p50_floor_minimal_hop"`
+	// Pass is the unloaded latency goal on this measure.
+	Pass bool `json:"pass"`
+}
+
+// scoreInterleaved condenses il, whose paths are ping, direct raw,
+// handler, minimal hop and direct SDK in this order.
+func scoreInterleaved(il interleaved) *interleavedReport {
+	const ping, raw, handler, hop, sdk = 0, 1, 2, 3, 4
+	r := &interleavedReport{Rounds: len(il.Lat[handler]),
+		Ping: il.summary(ping), Raw: il.summary(raw), Handler: il.summary(handler), Hop: il.summary(hop), SDK: il.summary(sdk)}
+	r.Ratio, r.FloorP50, r.Paired = il.floorRatio(handler, ping, raw)
+	r.HopRatio, _, r.HopPaired = il.floorRatio(hop, ping, raw)
+	r.Pass = r.Ratio > 0 && r.Ratio <= broadcastLatencyTarget
+	return r
+}
+
+func (r *interleavedReport) print(w io.Writer) {
+	fmt.Fprintf(w, "\n  interleaved, request by request (1 worker; each round calls ping, direct raw, handler, min. hop and direct SDK once, the first path rotating; %d rounds):\n", r.Rounds)
+	fmt.Fprintf(w, "  p50: ping %s, direct raw %s, handler %s, min. hop %s, direct SDK %s\n", ms(r.Ping.P50), ms(r.Raw.P50), ms(r.Handler.P50), ms(r.Hop.P50), ms(r.SDK.P50))
+	fmt.Fprintf(w, "  handler p50 %.2f× the floor (%s; target ≤ %.2f×) %s; median of the per-round ratios %.2f×; min. hop %.2f× (per round %.2f×)\n",
+		r.Ratio, ms(r.FloorP50), broadcastLatencyTarget, verdict(r.Pass), r.Paired, r.HopRatio, r.HopPaired)
 }
