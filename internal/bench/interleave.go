@@ -15,12 +15,12 @@ import (
 // the same wake-ups, and the machine's drift over seconds cancels in each
 // round.
 type interleaved struct {
-	Names []string `json:"paths"`
+	Names []string
 	// Lat holds, per path, the latency of every round in which all calls
 	// succeeded; the same index is the same round.
-	Lat        [][]time.Duration `json:"-"`
-	Errors     int               `json:"errors"`
-	FirstError string            `json:"first_error,omitempty"`
+	Lat        [][]time.Duration
+	Errors     int
+	FirstError string
 }
 
 // interleave runs rounds of targets until dur has passed (or ctx ends),
