@@ -330,9 +330,6 @@ func (b *h1Body) finish(atEOF bool) {
 	b.pc.release(b.stop, b.reuse && atEOF)
 }
 
-// Close closes the connection.
-func (pc *h1Conn) Close() error { return pc.Conn.Close() }
-
 // get returns an idle connection for key that still looks open, or nil.
 // Connections idle for longer than idleConnTimeout, and those whose peer
 // closed them or sent something unasked (peek), are closed on the way.

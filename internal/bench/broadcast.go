@@ -363,10 +363,12 @@ type interleavedReport struct {
 // handler, minimal hop and direct SDK in this order.
 func scoreInterleaved(il interleaved) *interleavedReport {
 	const ping, raw, handler, hop, sdk = 0, 1, 2, 3, 4
+	p, w, h, hp := il.result(ping), il.result(raw), il.result(handler), il.result(hop)
 	r := &interleavedReport{Rounds: len(il.Lat[handler]),
-		Ping: il.summary(ping), Raw: il.summary(raw), Handler: il.summary(handler), Hop: il.summary(hop), SDK: il.summary(sdk)}
-	r.Ratio, r.FloorP50, r.Paired = il.floorRatio(handler, ping, raw)
-	r.HopRatio, _, r.HopPaired = il.floorRatio(hop, ping, raw)
+		Ping: p.Latency, Raw: w.Latency, Handler: h.Latency, Hop: hp.Latency, SDK: il.result(sdk).Latency}
+	r.Ratio, r.FloorP50 = floorRatio(h, p, w)
+	r.HopRatio, _ = floorRatio(hp, p, w)
+	r.Paired, r.HopPaired = il.pairedFloor(handler, ping, raw), il.pairedFloor(hop, ping, raw)
 	r.Pass = r.Ratio > 0 && r.Ratio <= broadcastLatencyTarget
 	return r
 }

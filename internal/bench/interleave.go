@@ -60,20 +60,17 @@ func interleave(ctx context.Context, targets []namedOp, dur time.Duration) inter
 	return r
 }
 
-// summary returns the latencies of path i.
-func (r interleaved) summary(i int) latencySummary { return summarize(slices.Clone(r.Lat[i])) }
+// result returns path i's latencies as a run (no throughput), for
+// floorRatio.
+func (r interleaved) result(i int) loadResult {
+	return loadResult{Latency: summarize(slices.Clone(r.Lat[i]))}
+}
 
-// floorRatio returns path h's p50 over the sum of the p50s of paths a and
-// b, and that sum; and the median over rounds of the same ratio taken
-// within each round (0s when there is no round).
-func (r interleaved) floorRatio(h, a, b int) (ratio float64, floor time.Duration, paired float64) {
-	if len(r.Lat[h]) == 0 {
-		return 0, 0, 0
-	}
-	floor = r.summary(a).P50 + r.summary(b).P50
-	ratio = float64(r.summary(h).P50) / float64(floor)
-	paired, _ = pairedMedian(len(r.Lat[h]), func(i int) float64 {
+// pairedFloor returns the median over rounds of path h's latency over the
+// sum of paths a's and b's in the same round (0 when there is no round).
+func (r interleaved) pairedFloor(h, a, b int) float64 {
+	m, _ := pairedMedian(len(r.Lat[h]), func(i int) float64 {
 		return float64(r.Lat[h][i]) / float64(r.Lat[a][i]+r.Lat[b][i])
 	})
-	return ratio, floor, paired
+	return m
 }

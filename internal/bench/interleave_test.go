@@ -48,7 +48,8 @@ func TestInterleaveRotatesAndDropsFailedRounds(t *testing.T) {
 				t.Fatalf("path %d kept %d rounds, want 9 (the failed round dropped)", i, len(l))
 			}
 		}
-		ratio, floor, paired := il.floorRatio(2, 0, 1)
+		ratio, floor := floorRatio(il.result(2), il.result(0), il.result(1))
+		paired := il.pairedFloor(2, 0, 1)
 		if floor != 300*time.Microsecond || math.Abs(ratio-1) > 1e-9 || math.Abs(paired-1) > 1e-9 {
 			t.Fatalf("ratio %v floor %v paired %v", ratio, floor, paired)
 		}
