@@ -33,6 +33,8 @@ type broadcastReport struct {
 	Phases    []broadcastPhase `json:"phases"`
 	// Interleaved is the unloaded latency once more, request by request.
 	Interleaved *interleavedReport `json:"interleaved,omitempty"`
+	// Sliced is the loaded throughput once more, in short runs.
+	Sliced *slicedReport `json:"sliced,omitempty"`
 	// Sent is every accepted broadcast (warm-ups included); each listener
 	// must receive all of them.
 	Sent         int64  `json:"sent"`
@@ -192,7 +194,7 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 			{"handler GOMAXPROCS=1", counted(oneOp)},
 			{"minimal hop", counted(hopOp)},
 		}
-		runs := alternate(ctx, targets, cfg.bcRounds, conc, cfg.bcDur, cfg.warm, func(s string) { progress(fmt.Sprintf("%s, %d workers", s, conc)) })
+		runs := alternate(ctx, targets, cfg.bcRounds, conc, cfg.bcDur, cfg.warm, false, func(s string) { progress(fmt.Sprintf("%s, %d workers", s, conc)) })
 		ph := broadcastPhase{Concurrency: conc, Handler: runs[0], SDK: runs[1], Raw: runs[2], Ping: runs[3], OneProc: runs[4], Hop: runs[5]}
 		ph.score()
 		r.Phases = append(r.Phases, ph)
@@ -209,6 +211,13 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 		}
 		r.Interleaved = scoreInterleaved(il)
 	}
+	var short [][]loadResult
+	if ctx.Err() == nil {
+		short = alternate(ctx, []namedOp{
+			{"handler", counted(handlerOp)}, {"direct raw", counted(rawOp)}, {"handler ping", pingOp}, {"minimal hop", counted(hopOp)},
+		}, cfg.bcSlices, cfg.bcConc, cfg.bcSlice, sliceWarm, true, func(s string) { progress(fmt.Sprintf("short runs: %s, %d workers", s, cfg.bcConc)) })
+		r.Sliced = scoreSliced(cfg.bcConc, cfg.bcSlice, short)
+	}
 
 	// Every listener must get every accepted message.
 	r.Sent = sent.Load()
@@ -217,11 +226,13 @@ func benchBroadcast(ctx context.Context, cfg config, st *stack, progress func(st
 	r.Received = tr.newMsgs.Load()
 	r.Lost = max(0, r.Expected-r.Received)
 	r.Disconnected, r.DisconnectBy = disconnected(listeners)
+	runs := slices.Concat(short...)
 	for _, ph := range r.Phases {
-		for _, x := range slices.Concat(ph.Handler, ph.SDK, ph.Raw, ph.OneProc, ph.Hop) {
-			if x.Errors > 0 {
-				return r, fmt.Errorf("%s: %d failed broadcasts (first: %s)", x.Name, x.Errors, x.FirstError)
-			}
+		runs = slices.Concat(runs, ph.Handler, ph.SDK, ph.Raw, ph.OneProc, ph.Hop)
+	}
+	for _, x := range runs {
+		if x.Errors > 0 {
+			return r, fmt.Errorf("%s: %d failed broadcasts (first: %s)", x.Name, x.Errors, x.FirstError)
 		}
 	}
 	return r, nil
@@ -333,6 +344,9 @@ func (r *broadcastReport) print(w io.Writer) {
 	if il := r.Interleaved; il != nil {
 		il.print(w)
 	}
+	if sl := r.Sliced; sl != nil {
+		sl.print(w)
+	}
 	fmt.Fprintf(w, "\n  deliveries: %d broadcasts × %d listeners = %d expected, %d received, lost %d, listeners disconnected %d\n\n",
 		r.Sent, r.Listeners, r.Expected, r.Received, r.Lost, r.Disconnected)
 }
@@ -378,4 +392,74 @@ func (r *interleavedReport) print(w io.Writer) {
 	fmt.Fprintf(w, "  p50: ping %s, direct raw %s, handler %s, min. hop %s, direct SDK %s\n", ms(r.Ping.P50), ms(r.Raw.P50), ms(r.Handler.P50), ms(r.Hop.P50), ms(r.SDK.P50))
 	fmt.Fprintf(w, "  handler p50 %.2f× the floor (%s; target ≤ %.2f×) %s; median of the per-round ratios %.2f×; min. hop %.2f× (per round %.2f×)\n",
 		r.Ratio, ms(r.FloorP50), broadcastLatencyTarget, verdict(r.Pass), r.Paired, r.HopRatio, r.HopPaired)
+}
+
+// sliceWarm is the warm-up before each short run of the sliced measure;
+// the connections are already open from the runs before it.
+const sliceWarm = 100 * time.Millisecond
+
+// slicedReport is the loaded broadcast once more in short runs: every
+// round runs the handler, direct raw, ping and the minimal hop for a
+// fraction of a second each, the first path rotating, so the ratio of
+// each round compares runs about a second apart instead of the minutes
+// between the rounds of the loop measure, and the machine's drift cancels
+// within a round.
+type slicedReport struct {
+	Concurrency int     `json:"concurrency"`
+	Rounds      int     `json:"rounds"`
+	SliceS      float64 `json:"slice_s"`
+	// Handler, Raw, Ping and Hop are each path's median msg/s over the
+	// rounds.
+	Handler float64 `json:"handler_rps"`
+	Raw     float64 `json:"raw_rps"`
+	Ping    float64 `json:"ping_rps"`
+	Hop     float64 `json:"minimal_hop_rps"`
+	// Ratio is the median over rounds of the handler's throughput over
+	// that round's series limit, Low and High the quartiles of the
+	// per-round ratios; HopRatio the minimal hop's median.
+	Ratio    float64 `json:"median_ratio_rps_series"`
+	Low      float64 `json:"q1_ratio_rps_series"`
+	High     float64 `json:"q3_ratio_rps_series"`
+	HopRatio float64 `json:"median_ratio_rps_series_minimal_hop"`
+	// Pass is the loaded throughput goal on this measure.
+	Pass bool `json:"pass"`
+}
+
+// scoreSliced condenses the short runs of handler, direct raw, ping and
+// minimal hop (runs in this order, one per round).
+func scoreSliced(conc int, slice time.Duration, runs [][]loadResult) *slicedReport {
+	const handler, raw, ping, hop = 0, 1, 2, 3
+	n := min(len(runs[handler]), len(runs[raw]), len(runs[ping]), len(runs[hop]))
+	r := &slicedReport{Concurrency: conc, Rounds: n, SliceS: slice.Seconds()}
+	if n == 0 {
+		return r
+	}
+	median := func(path int) float64 {
+		m, _ := pairedMedian(n, func(i int) float64 { return runs[path][i].RPS })
+		return m
+	}
+	r.Handler, r.Raw, r.Ping, r.Hop = median(handler), median(raw), median(ping), median(hop)
+	series := func(path int) (float64, []float64) {
+		return pairedMedian(n, func(i int) float64 {
+			x, _ := seriesRatio(runs[path][i], runs[ping][i], runs[raw][i])
+			return x
+		})
+	}
+	var each []float64
+	r.Ratio, each = series(handler)
+	r.HopRatio, _ = series(hop)
+	if len(each) > 0 {
+		slices.Sort(each)
+		r.Low, r.High = each[len(each)/4], each[(3*len(each))/4]
+	}
+	r.Pass = r.Ratio >= broadcastThroughputTarget
+	return r
+}
+
+func (r *slicedReport) print(w io.Writer) {
+	fmt.Fprintf(w, "\n  short runs (%d workers; %d rounds of %s per path, handler, direct raw, ping and min. hop, the first path rotating):\n",
+		r.Concurrency, r.Rounds, ms(time.Duration(r.SliceS*float64(time.Second))))
+	fmt.Fprintf(w, "  median msg/s: handler %.0f, direct raw %.0f, ping %.0f, min. hop %.0f\n", r.Handler, r.Raw, r.Ping, r.Hop)
+	fmt.Fprintf(w, "  handler throughput: median of the per-round ratios %.2f× the series limit (quartiles %.2f–%.2f; target ≥ %.2f×) %s; min. hop %.2f×\n",
+		r.Ratio, r.Low, r.High, broadcastThroughputTarget, verdict(r.Pass), r.HopRatio)
 }

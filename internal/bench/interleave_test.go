@@ -99,3 +99,72 @@ func TestScoreInterleavedPairsRounds(t *testing.T) {
 		t.Fatalf("hop %v %v, pass %v (1.2 > 1.15)", r.HopRatio, r.HopPaired, r.Pass)
 	}
 }
+
+// TestAlternateRotates: with rotate, the first target of each round moves
+// on by one, and each target's runs stay in round order; without it, the
+// order is the same every round.
+func TestAlternateRotates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, rotate := range []bool{false, true} {
+			var order []string
+			path := func(name string) namedOp {
+				return namedOp{name: name, do: func(context.Context) error {
+					if len(order) == 0 || order[len(order)-1] != name {
+						order = append(order, name)
+					}
+					time.Sleep(time.Millisecond)
+					return nil
+				}}
+			}
+			// Each run is preceded by its warm-up: the same name twice in a row
+			// counts once in order.
+			runs := alternate(context.Background(), []namedOp{path("a"), path("b"), path("c")}, 3, 1, 10*time.Millisecond, 5*time.Millisecond, rotate, func(string) {})
+			want := []string{"a", "b", "c", "a", "b", "c", "a", "b", "c"}
+			if rotate {
+				want = []string{"a", "b", "c", "b", "c", "a", "c", "a", "b"}
+			}
+			if !slices.Equal(order, want) {
+				t.Fatalf("rotate %v: order %v, want %v", rotate, order, want)
+			}
+			for i, r := range runs {
+				if len(r) != 3 || r[0].OK != 10 {
+					t.Fatalf("rotate %v: target %d has %d runs, the first with %d calls; want 3 runs of 10", rotate, i, len(r), r[0].OK)
+				}
+			}
+		}
+	})
+}
+
+// TestScoreSlicedPairsRounds: the ratio of each round is taken against
+// that round's series limit, so a round in which every path ran at half
+// speed counts the same as the others, and the quartiles and the verdict
+// follow the per-round ratios.
+func TestScoreSlicedPairsRounds(t *testing.T) {
+	runs := func(rps ...float64) []loadResult {
+		var r []loadResult
+		for _, x := range rps {
+			r = append(r, loadResult{RPS: x})
+		}
+		return r
+	}
+	// ping 3000 and raw 1500 msg/s: a series limit of 1000 (500 in the slow
+	// second round).
+	s := scoreSliced(16, 300*time.Millisecond, [][]loadResult{
+		runs(900, 400, 800, 860), // handler: 0.90, 0.80, 0.80, 0.86
+		runs(1500, 750, 1500, 1500),
+		runs(3000, 1500, 3000, 3000),
+		runs(950, 475, 950, 950), // minimal hop: 0.95 every round
+	})
+	if s.Rounds != 4 || s.Handler != 830 || s.Raw != 1500 || s.Ping != 3000 || s.Hop != 950 {
+		t.Fatalf("rounds %d, medians %v %v %v %v", s.Rounds, s.Handler, s.Raw, s.Ping, s.Hop)
+	}
+	if math.Abs(s.Ratio-0.83) > 1e-9 || math.Abs(s.Low-0.80) > 1e-9 || math.Abs(s.High-0.90) > 1e-9 || math.Abs(s.HopRatio-0.95) > 1e-9 {
+		t.Fatalf("ratio %v quartiles %v–%v hop %v", s.Ratio, s.Low, s.High, s.HopRatio)
+	}
+	if s.Pass {
+		t.Fatal("0.83 passed a target of 0.85")
+	}
+	if s := scoreSliced(16, time.Second, [][]loadResult{nil, nil, nil, nil}); s.Rounds != 0 || s.Ratio != 0 || s.Pass {
+		t.Fatalf("no rounds: %+v", s)
+	}
+}

@@ -139,13 +139,20 @@ var jsonHeader = http.Header{"Content-Type": {"application/json"}}
 // preceded by a discarded warm-up, and returns the runs per target in
 // order. Alternating spreads the noise of a shared 2-core machine over all
 // targets instead of letting one target take a quiet or a noisy minute.
-func alternate(ctx context.Context, targets []namedOp, rounds, conc int, dur, warm time.Duration, progress func(string)) [][]loadResult {
+// With rotate, the first target of each round rotates (A B C, B C A, …)
+// so that no target always follows the same one.
+func alternate(ctx context.Context, targets []namedOp, rounds, conc int, dur, warm time.Duration, rotate bool, progress func(string)) [][]loadResult {
 	out := make([][]loadResult, len(targets))
 	for r := 0; r < rounds && ctx.Err() == nil; r++ {
-		for i, t := range targets {
+		for k := range targets {
 			if ctx.Err() != nil {
 				break
 			}
+			i := k
+			if rotate {
+				i = (k + r) % len(targets)
+			}
+			t := targets[i]
 			progress(fmt.Sprintf("%s, round %d/%d", t.name, r+1, rounds))
 			runLoad(ctx, t.name+" warm-up", t.do, conc, warm)
 			out[i] = append(out[i], runLoad(ctx, t.name, t.do, conc, dur))

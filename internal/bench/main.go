@@ -58,6 +58,10 @@ type config struct {
 	bcConc    int
 	bcDur     time.Duration
 	bcRounds  int
+	// bcSlices and bcSlice are the loaded broadcast's second measure:
+	// rounds of short runs (slicedReport).
+	bcSlices  int
+	bcSlice   time.Duration
 	listeners int
 	clients   int
 	connPar   int
@@ -100,6 +104,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.bcConc, "broadcast-concurrency", 16, "broadcast load: concurrent workers (same for every path)")
 	fs.DurationVar(&c.bcDur, "broadcast-duration", 3*time.Second, "broadcast load: duration of one measured run")
 	fs.IntVar(&c.bcRounds, "broadcast-rounds", 3, "broadcast load: runs per path, alternated")
+	fs.IntVar(&c.bcSlices, "broadcast-slices", 15, "broadcast load, second measure: rounds of short runs, the first path rotating")
+	fs.DurationVar(&c.bcSlice, "broadcast-slice", 300*time.Millisecond, "broadcast load, second measure: duration of one short run")
 	fs.IntVar(&c.listeners, "listeners", 10, "broadcast: WebSocket clients on the hub during the load")
 	fs.IntVar(&c.clients, "clients", 1000, "fan-out: WebSocket clients")
 	fs.IntVar(&c.connPar, "connect-parallelism", 32, "fan-out: clients connecting at once")
@@ -123,7 +129,7 @@ func parseFlags(args []string) (config, error) {
 			}
 		}
 	}
-	if c.negConc < 1 || c.bcConc < 1 || c.negRounds < 1 || c.bcRounds < 1 || c.starts < 1 || c.clients < 1 || c.connPar < 1 || c.burst < 1 || c.listeners < 0 {
+	if c.negConc < 1 || c.bcConc < 1 || c.negRounds < 1 || c.bcRounds < 1 || c.bcSlices < 1 || c.starts < 1 || c.clients < 1 || c.connPar < 1 || c.burst < 1 || c.listeners < 0 {
 		return c, errors.New("counts must be positive")
 	}
 	return c, nil

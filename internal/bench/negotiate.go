@@ -127,7 +127,7 @@ func benchNegotiate(ctx context.Context, cfg config, st *stack, progress func(st
 		}
 	}()
 
-	runs := alternate(ctx, ops, cfg.negRounds, cfg.negConc, cfg.negDur, cfg.warm, progress)
+	runs := alternate(ctx, ops, cfg.negRounds, cfg.negConc, cfg.negDur, cfg.warm, false, progress)
 	r := &negotiateReport{Concurrency: cfg.negConc, DurationS: cfg.negDur.Seconds()}
 	base := best(runs[len(runs)-1])
 	for i, op := range ops {
