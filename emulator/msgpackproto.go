@@ -308,6 +308,27 @@ func msgpackToJSON(raw []byte) (json.RawMessage, error) {
 	return out.Bytes(), nil
 }
 
+// decodeBin reads a MessagePack bin (or str) value from d, whose reader
+// holds the whole message. msgpack's DecodeBytes makes a slice of the
+// declared length before it reads (readN in its decode.go, v5.4.1), so
+// the 5-byte header of a bin 32 could make it allocate 4 GiB; here the
+// length is checked against the bytes left first.
+func decodeBin(d *msgpack.Decoder) ([]byte, error) {
+	n, err := d.DecodeBytesLen()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, nil // nil
+	}
+	left, ok := d.Buffered().(interface{ Len() int })
+	if !ok || n > left.Len() {
+		return nil, errors.New("MessagePack bin longer than the rest of the message")
+	}
+	b := make([]byte, n)
+	return b, d.ReadFull(b)
+}
+
 // walkMsgpack reads one value from d, writing it as JSON to out (or only
 // skipping it when out is nil).
 func walkMsgpack(d *msgpack.Decoder, out *bytes.Buffer, depth int) error {
@@ -365,7 +386,7 @@ func walkMsgpack(d *msgpack.Decoder, out *bytes.Buffer, depth int) error {
 		}
 		put(appendJSONString(nil, s))
 	case msgpcode.IsBin(c):
-		b, err := d.DecodeBytes()
+		b, err := decodeBin(d)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +280,37 @@ func TestSendFramed(t *testing.T) {
 		if p.contentType() != ct {
 			t.Fatalf("%v: content type %q", p, p.contentType())
 		}
+	}
+}
+
+// TestMsgpackBinLengthIsCheckedFirst: a bin whose header declares more
+// bytes than the message holds is refused without allocating what it
+// declares (a 5-byte bin 32 header asks for up to 4 GiB; the fuzz target
+// found the emulator running out of memory on one), in a client's
+// record, in any value converted to JSON and in a REST binary payload;
+// a bin that fits still decodes.
+func TestMsgpackBinLengthIsCheckedFirst(t *testing.T) {
+	huge := []byte{0xc6, 0xc6, 0xc6, 0xc6, 0xc6, 1, 2, 3} // bin 32 of 3.3 GB, 3 bytes there
+	record := append([]byte{0x96, 0x01, 0x80, 0xc0, 0xa1, 't', 0x91}, huge...)
+	payload := append([]byte{0x81, 0xab}, "messagepack"...)
+	payload = append(payload, huge...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := msgpackToJSON(huge); err == nil || !strings.Contains(err.Error(), "longer than the rest") {
+		t.Fatalf("msgpackToJSON: %v", err)
+	}
+	if _, err := parseMsgpackMessage(record); err == nil {
+		t.Fatal("parseMsgpackMessage accepted a bin longer than its record")
+	}
+	if _, err := decodeBinaryPayload(payload); err == nil || !strings.Contains(err.Error(), "must be bin") {
+		t.Fatalf("decodeBinaryPayload: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Fatalf("refusing three short messages allocated %d bytes", d)
+	}
+	ok, err := msgpackToJSON([]byte{0xc6, 0, 0, 0, 3, 1, 2, 3})
+	if err != nil || string(ok) != `"AQID"` {
+		t.Fatalf("a bin 32 that fits: %s %v", ok, err)
 	}
 }

@@ -63,7 +63,7 @@ func decodeBinaryPayload(body []byte) (*outMessage, error) {
 		if have[p] {
 			return nil, fmt.Errorf("hub protocol %q appears twice in the payload map", name)
 		}
-		framed, err := d.DecodeBytes()
+		framed, err := decodeBin(d)
 		if err != nil {
 			return nil, fmt.Errorf("the %q value of the payload map must be bin: the framed record", name)
 		}
