@@ -28,9 +28,10 @@ import (
 // loopback (README, Benchmarks). The Management SDK's HttpClient also
 // speaks HTTP/1.1 to the service by default (.NET's
 // HttpRequestMessage.Version and HttpClient.DefaultRequestVersion are 1.1
-// unless set; learn.microsoft.com, System.Net.Http). The request is
-// written by net/http's Request.Write and the answer parsed by
-// http.ReadResponse; this file only owns the connections:
+// unless set; learn.microsoft.com, System.Net.Http). Requests and
+// answers are written and read in h1msg.go (as net/http's Request.Write
+// and http.ReadResponse would, which it falls back to); this file owns
+// the connections:
 //   - a pool of idle connections per host (last in, first out), each
 //     dropped after idleConnTimeout, at most maxIdlePerHost kept;
 //   - before an idle connection is reused, a non-blocking peek at its
@@ -202,7 +203,7 @@ func rewind(req *http.Request) bool {
 // it is read to the end or closed.
 func (pc *h1Conn) exchange(ctx context.Context, trace *httptrace.ClientTrace, req *http.Request) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, func() { _ = pc.SetDeadline(aLongTimeAgo) })
-	err := req.Write(pc.bw)
+	err := writeRequest(pc.bw, req)
 	if err == nil {
 		err = pc.bw.Flush()
 	}
@@ -251,7 +252,11 @@ func (pc *h1Conn) hold(resp *http.Response, stop func() bool, reuse bool) *http.
 // maxHeaderBytes of them (net/http's transport bounds them at 10 MiB).
 func (pc *h1Conn) readHead(req *http.Request) (*http.Response, error) {
 	pc.head.n = maxHeaderBytes
-	resp, err := http.ReadResponse(pc.br, req)
+	resp, ok := readPlainHead(pc.br, req)
+	var err error
+	if !ok {
+		resp, err = http.ReadResponse(pc.br, req)
+	}
 	pc.head.n = -1
 	if err != nil && pc.head.hit {
 		err = errHeadTooLarge
