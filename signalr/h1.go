@@ -252,10 +252,19 @@ func (pc *h1Conn) hold(resp *http.Response, stop func() bool, reuse bool) *http.
 // maxHeaderBytes of them (net/http's transport bounds them at 10 MiB).
 func (pc *h1Conn) readHead(req *http.Request) (*http.Response, error) {
 	pc.head.n = maxHeaderBytes
-	resp, ok := readPlainHead(pc.br, req)
-	var err error
-	if !ok {
-		resp, err = http.ReadResponse(pc.br, req)
+	var resp *http.Response
+	// The first bytes are awaited here, once: a failed read is not tried
+	// again by http.ReadResponse (after a reset, a second read would
+	// report an end of file instead). Its error is ReadResponse's.
+	_, err := pc.br.Peek(1)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil {
+		var ok bool
+		if resp, ok = readPlainHead(pc.br, req); !ok {
+			resp, err = http.ReadResponse(pc.br, req)
+		}
 	}
 	pc.head.n = -1
 	if err != nil && pc.head.hit {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -179,6 +181,7 @@ func headsMatch(t *testing.T, raw []byte, method string) bool {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://svc.example/api/health", nil)
 	br := bufio.NewReaderSize(bytes.NewReader(raw), h1BufferSize)
+	br.Peek(1) // as readHead does
 	got, ok := readPlainHead(br, req)
 	if !ok {
 		if rest, _ := io.ReadAll(br); !bytes.Equal(rest, raw) {
@@ -281,6 +284,7 @@ func BenchmarkReadHead(b *testing.B) {
 		read func() (*http.Response, error)
 	}{
 		{"plain", func() (*http.Response, error) {
+			br.Peek(1)
 			resp, ok := readPlainHead(br, req)
 			if !ok {
 				return nil, errors.New("declined")
@@ -299,5 +303,42 @@ func BenchmarkReadHead(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// failingConn is a connection whose reads fail with errs in turn, then
+// end.
+type failingConn struct {
+	net.Conn
+	errs []error
+}
+
+func (c *failingConn) Read([]byte) (int, error) {
+	if len(c.errs) == 0 {
+		return 0, io.EOF
+	}
+	err := c.errs[0]
+	c.errs = c.errs[1:]
+	return 0, err
+}
+
+// TestReadHeadReportsTheFirstReadsError: an answer's head that fails on
+// its first read reports that error (a reset, not the end of file a
+// second read would see), and an end of file as http.ReadResponse does.
+func TestReadHeadReportsTheFirstReadsError(t *testing.T) {
+	req, _ := http.NewRequest("POST", "http://svc.example/", nil)
+	for _, c := range []struct {
+		errs []error
+		want error
+	}{
+		{[]error{syscall.ECONNRESET}, syscall.ECONNRESET},
+		{nil, io.ErrUnexpectedEOF},
+	} {
+		fc := &failingConn{errs: c.errs}
+		pc := &h1Conn{Conn: fc, head: headLimit{r: fc, n: -1}}
+		pc.br = bufio.NewReaderSize(&pc.head, h1BufferSize)
+		if _, err := pc.readHead(req); !errors.Is(err, c.want) {
+			t.Errorf("reads failing with %v: err %v, want %v", c.errs, err, c.want)
+		}
 	}
 }
