@@ -158,8 +158,8 @@ func (u *UpstreamRequest) decodeMessagePackInvocation(body []byte) error {
 	if err != nil || typ != msgTypeInvocation {
 		return invalidBody("the MessagePack message is not an invocation (type 1)")
 	}
-	var headers map[string]string
-	if err := d.Decode(&headers); err != nil {
+	headers, err := decodeHeaders(d, r)
+	if err != nil {
 		return invalidBody("the invocation's headers are not a map of strings")
 	}
 	u.Headers = headers
@@ -215,4 +215,34 @@ func (u *UpstreamRequest) DecodeArgument(i int, v any) error {
 		return d.Decode(v)
 	}
 	return json.Unmarshal(raw, v)
+}
+
+// decodeHeaders reads an invocation's headers, a map of strings or nil,
+// from d over r. msgpack's Decode into a map makes room for up to a
+// million entries a map header declares (maxMapSize, decode_map.go of
+// v5.4.1), some 50 MB for a 5-byte map 32 header; here a map declaring
+// more entries than r has bytes left is refused first (each entry takes
+// at least two).
+func decodeHeaders(d *msgpack.Decoder, r *bytes.Reader) (map[string]string, error) {
+	n, err := d.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, nil // nil
+	}
+	if n > r.Len()/2 {
+		return nil, fmt.Errorf("a map of %d entries in %d bytes", n, r.Len())
+	}
+	h := make(map[string]string, n)
+	for range n {
+		k, err := d.DecodeString()
+		if err != nil {
+			return nil, err
+		}
+		if h[k], err = d.DecodeString(); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -230,6 +231,29 @@ func TestParseUpstreamRefusals(t *testing.T) {
 			_, err := v.Parse(upReq(c.category, c.event, c.ct, c.body, c.edit))
 			wantUpstreamErr(t, err, c.status, c.kind)
 		})
+	}
+}
+
+// TestUpstreamMessagePackHeadersAreBoundedByTheBody: an invocation whose
+// headers map declares a million entries in a few bytes is refused as an
+// invalid body without making room for them (msgpack's own map decoding
+// would allocate tens of megabytes first).
+func TestUpstreamMessagePackHeadersAreBoundedByTheBody(t *testing.T) {
+	body := []byte{0x95, 0x01, 0xdf, 0x00, 0x0f, 0x42, 0x40, 0xa1, 'k', 0xa1, 'v', 0xc0, 0xa1, 'm', 0x90}
+	v := keyed(t)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := v.Parse(upReq("messages", "m", "application/x-msgpack", body, nil))
+	runtime.ReadMemStats(&after)
+	wantUpstreamErr(t, err, 400, signalr.UpstreamInvalidBody)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Fatalf("refusing a 15-byte body allocated %d bytes", d)
+	}
+	// The same invocation with the map's true size parses.
+	body[2], body = 0x81, append(body[:3], body[7:]...)
+	u, err := v.Parse(upReq("messages", "m", "application/x-msgpack", body, nil))
+	if err != nil || u.Headers["k"] != "v" || u.Target != "m" {
+		t.Fatalf("%+v %v", u, err)
 	}
 }
 
