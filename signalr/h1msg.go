@@ -87,7 +87,7 @@ func ownWritable(req *http.Request) bool {
 }
 
 // writeField writes one header field, its value trimmed of spaces and
-// tabs as Request.Write trims it; an empty value is not written.
+// tabs as Request.Write trims it; an empty User-Agent is not written.
 func writeField(bw *bufio.Writer, k, v string) {
 	if v = strings.Trim(v, " \t"); v == "" && k == "User-Agent" {
 		return
@@ -119,13 +119,8 @@ func plainHost(host string) bool {
 // transport requires (it refuses a request otherwise).
 func validHeader(h http.Header) bool {
 	for k, vs := range h {
-		if k == "" {
+		if k == "" || !isToken(k) {
 			return false
-		}
-		for i := 0; i < len(k); i++ {
-			if !isTokenByte(k[i]) {
-				return false
-			}
 		}
 		for _, v := range vs {
 			if !validValue(v) {
