@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 )
 
 // NewRequest builds the *http.Request the caller made, in the shape a Go
@@ -34,7 +36,7 @@ func (t *HTTPTrigger) NewRequest(ctx context.Context) (*http.Request, error) {
 	if t.Method == "" {
 		return nil, &DecodeError{Path: "Method", Reason: "is missing"}
 	}
-	if !validMethod(t.Method) {
+	if !textutil.IsToken(t.Method) {
 		return nil, &DecodeError{Path: "Method", Reason: "is not a valid HTTP method"}
 	}
 	u := &url.URL{Path: "/"}
@@ -107,15 +109,4 @@ func (t *HTTPTrigger) NewRequest(ctx context.Context) (*http.Request, error) {
 	r.Header = h
 	r.Host = host
 	return r, nil
-}
-
-// validMethod reports whether m is an RFC 9110 token.
-func validMethod(m string) bool {
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return m != ""
 }

@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+
+	"github.com/serverless-signalr/functions-go/internal/textutil"
 )
 
 // The HTTP/1.1 messages of the client's own transport (h1.go). The
@@ -119,7 +121,7 @@ func plainHost(host string) bool {
 // transport requires (it refuses a request otherwise).
 func validHeader(h http.Header) bool {
 	for k, vs := range h {
-		if k == "" || !isToken(k) {
+		if !textutil.IsToken(k) {
 			return false
 		}
 		for _, v := range vs {
@@ -139,16 +141,6 @@ func validValue(v string) bool {
 		}
 	}
 	return true
-}
-
-// isTokenByte reports whether b may appear in an HTTP token (RFC 9110,
-// section 5.6.2).
-func isTokenByte(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
-	}
-	return b < 0x80 && strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
 }
 
 // readPlainHead reads the head of a plain answer from br when all of it
@@ -184,7 +176,7 @@ func readPlainHead(br *bufio.Reader, req *http.Request) (*http.Response, bool) {
 	for i := 0; len(head) > 0; i++ {
 		line, head, _ = strings.Cut(head, "\r\n")
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || len(name) == 0 || !isToken(name) {
+		if !ok || !textutil.IsToken(name) {
 			return nil, false
 		}
 		value = strings.Trim(value, " \t")
@@ -263,16 +255,6 @@ func headerKey(name string) string {
 		}
 	}
 	return textproto.CanonicalMIMEHeaderKey(name)
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110, section 5.6.2).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isTokenByte(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // fixedBody is the body of an answer with a Content-Length: n more

@@ -1,6 +1,7 @@
 // Package textutil holds the one copy of the text helpers the SDK, the
 // handler and the doctor share: cleaning untrusted text before it reaches
-// a log line or an error message, and cutting text on a rune boundary.
+// a log line or an error message, cutting text on a rune boundary, and
+// telling an HTTP token.
 package textutil
 
 import (
@@ -113,4 +114,16 @@ func AppendJSONString(b []byte, s string, html bool) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// IsToken reports whether s is an HTTP token (RFC 9110, section 5.6.2):
+// one or more visible ASCII characters, none of them a delimiter
+// (`"(),/:;<=>?@[\]{}`). Methods and header names are tokens.
+func IsToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
 }

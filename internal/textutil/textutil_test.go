@@ -35,3 +35,19 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("Truncate = %q", got)
 	}
 }
+
+// TestIsToken: the 15 punctuation characters RFC 9110's tchar allows,
+// letters and digits are a token; empty text, a delimiter, a space, a
+// control character or a byte outside ASCII is not.
+func TestIsToken(t *testing.T) {
+	for _, s := range []string{"GET", "X-Ms-Request-Id", "content-length", "a", "!#$%&'*+-.^_`|~", "Az09"} {
+		if !textutil.IsToken(s) {
+			t.Errorf("IsToken(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "X Bad", "a:b", "a\tb", "a\x7f", "bücher", `"q"`, "(x)", "a/b", "[v]", "{}", "a\\b", "a@b", "a=b", "a,b", "a;b", "a?b", "<a>", "\x00"} {
+		if textutil.IsToken(s) {
+			t.Errorf("IsToken(%q) = true", s)
+		}
+	}
+}
