@@ -275,7 +275,14 @@ func (p *props) build() (*ConnectionString, error) {
 		return nil, &ConnectionStringError{Key: "Endpoint", Kind: ConnectionStringMissingEndpoint,
 			Message: "the connection string is missing the required property Endpoint"}
 	}
-	ep, ok := parseEndpoint(strings.TrimRight(p.val[propEndpoint], "/"))
+	ep, ok := parseEndpoint(p.val[propEndpoint])
+	if ok {
+		// Endpoint's trailing slashes go from its path, not from its text:
+		// "https://h/#/" and "https://h/" are the same endpoint, and a
+		// query keeps its own. A fragment never reaches the service.
+		ep.Path, ep.RawPath = strings.TrimRight(ep.Path, "/"), strings.TrimRight(ep.RawPath, "/")
+		ep.Fragment, ep.RawFragment = "", ""
+	}
 	if !ok {
 		k := p.keyName(propEndpoint, "Endpoint")
 		return nil, &ConnectionStringError{Key: k, Kind: ConnectionStringInvalidEndpoint,

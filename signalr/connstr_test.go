@@ -80,6 +80,8 @@ func TestParseConnectionStringValid(t *testing.T) {
 		{name: "version 1.10.beta_2", in: "Endpoint=https://a.example;AccessKey=K;Version=1.10.beta_2", endpoint: "https://a.example", accessKey: "K", version: "1.10.beta_2"},
 		{name: "client and server endpoints", in: "Endpoint=https://a.example;AccessKey=K;ClientEndpoint=https://client.example:8443;ServerEndpoint=http://server.example:81/",
 			endpoint: "https://a.example", accessKey: "K", clientEndpoint: "https://client.example:8443", serverEndpoint: "http://server.example:81/"},
+		{name: "slash before a fragment", in: "Endpoint=https://a.example/#/;AccessKey=K",
+			endpoint: "https://a.example", accessKey: "K"},
 		{name: "authtype azure, no key", in: "Endpoint=https://a.example;AuthType=azure",
 			endpoint: "https://a.example", authType: signalr.AuthTypeAzure},
 		{name: "authtype upper case", in: "Endpoint=https://a.example;AuthType=AZURE.MSI;ClientId=mi-id",
