@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // FuzzSplitRecords checks the 0x1E record splitter and the handshake parser
@@ -173,4 +175,69 @@ func canonicalPrefixes(data []byte) bool {
 		data = data[k+int(n):]
 	}
 	return true
+}
+
+// FuzzDecodeBinaryPayload checks the decoder of the binary REST payload
+// (the body of an application/octet-stream :send, a MessagePack map from
+// hub protocol name to that protocol's framed Invocation) on arbitrary
+// bytes: it never panics, and what it accepts is an Invocation whose JSON
+// arguments are valid JSON and whose record in either protocol, carried or
+// converted, is again exactly one Invocation of the same target (and, in
+// JSON, of the same arguments).
+func FuzzDecodeBinaryPayload(f *testing.F) {
+	payload := func(m map[string][]byte) []byte {
+		b, err := msgpack.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	jsonRec := []byte(`{"type":1,"target":"t","arguments":[1,"x",{"a":null}]}` + "\x1e")
+	mp, err := msgpack.Marshal([]any{1, map[string]string{}, nil, "t", []any{[]byte{1, 2, 3}, 1.5, "x"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	mpRec := append(binary.AppendUvarint(nil, uint64(len(mp))), mp...)
+	for _, valid := range []map[string][]byte{{"json": jsonRec}, {"messagepack": mpRec}, {"json": jsonRec, "messagepack": mpRec}} {
+		if _, err := decodeBinaryPayload(payload(valid)); err != nil {
+			f.Fatalf("seed %q refused: %v", valid, err)
+		}
+		f.Add(payload(valid))
+	}
+	f.Add(payload(map[string][]byte{"json": []byte(`{"type":1,"target":"t","invocationId":"1","arguments":[]}` + "\x1e")}))
+	f.Add([]byte{0x81, 0xa4, 'j', 's', 'o', 'n', 0xc6, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := decodeBinaryPayload(data)
+		if err != nil {
+			if m != nil {
+				t.Fatalf("a message beside the error %v", err)
+			}
+			return
+		}
+		if m.typ != msgInvocation || m.target == "" || m.invocationID != "" {
+			t.Fatalf("accepted %+v", m)
+		}
+		for _, a := range m.args {
+			if !json.Valid(a) {
+				t.Fatalf("invalid JSON argument %q", a)
+			}
+		}
+		for p := range numProtocols {
+			rec := m.encode(p)
+			cm, err := parseFramedInvocation(p, rec)
+			if err != nil {
+				t.Fatalf("%v record %q: %v", p, rec, err)
+			}
+			if cm.Target != m.target {
+				t.Fatalf("%v record %q: target %q, want %q", p, rec, cm.Target, m.target)
+			}
+			// The JSON arguments come from the JSON record when there is one,
+			// else from the MessagePack one (a carried MessagePack record may
+			// differ in its arguments: the decoder compares only targets).
+			if p == protoJSON && len(cm.Arguments) != len(m.args) {
+				t.Fatalf("JSON record %q: %d arguments, want %d", rec, len(cm.Arguments), len(m.args))
+			}
+		}
+	})
 }

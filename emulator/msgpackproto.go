@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/serverless-signalr/functions-go/internal/msgpackscan"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
@@ -296,6 +297,9 @@ func encodeJSONNumber(enc *msgpack.Encoder, s string) error {
 // string, another extension the base64 of its data, a non-string map key the
 // JSON text of the key, NaN and infinities null.
 func msgpackToJSON(raw []byte) (json.RawMessage, error) {
+	if _, err := msgpackscan.Len(raw); err != nil {
+		return nil, err
+	}
 	r := bytes.NewReader(raw)
 	d := msgpack.NewDecoder(r)
 	var out bytes.Buffer
@@ -306,27 +310,6 @@ func msgpackToJSON(raw []byte) (json.RawMessage, error) {
 		return nil, errors.New("trailing data after MessagePack value")
 	}
 	return out.Bytes(), nil
-}
-
-// decodeBin reads a MessagePack bin (or str) value from d, whose reader
-// holds the whole message. msgpack's DecodeBytes makes a slice of the
-// declared length before it reads (readN in its decode.go, v5.4.1), so
-// the 5-byte header of a bin 32 could make it allocate 4 GiB; here the
-// length is checked against the bytes left first.
-func decodeBin(d *msgpack.Decoder) ([]byte, error) {
-	n, err := d.DecodeBytesLen()
-	if err != nil {
-		return nil, err
-	}
-	if n < 0 {
-		return nil, nil // nil
-	}
-	left, ok := d.Buffered().(interface{ Len() int })
-	if !ok || n > left.Len() {
-		return nil, errors.New("MessagePack bin longer than the rest of the message")
-	}
-	b := make([]byte, n)
-	return b, d.ReadFull(b)
 }
 
 // walkMsgpack reads one value from d, writing it as JSON to out (or only
@@ -386,7 +369,7 @@ func walkMsgpack(d *msgpack.Decoder, out *bytes.Buffer, depth int) error {
 		}
 		put(appendJSONString(nil, s))
 	case msgpcode.IsBin(c):
-		b, err := decodeBin(d)
+		b, err := d.DecodeBytes() // scanned: the length fits (msgpackscan)
 		if err != nil {
 			return err
 		}
@@ -493,9 +476,12 @@ var msgpackMinLen = map[int]int{msgInvocation: 5, msgStreamItem: 4, msgCompletio
 
 // parseMsgpackMessage decodes one client record (without its prefix).
 func parseMsgpackMessage(rec []byte) (clientMessage, error) {
+	m := clientMessage{Protocol: protoMsgpack, Raw: rec}
+	if _, err := msgpackscan.Len(rec); err != nil {
+		return m, err // before the decoder trusts a length (see msgpackscan)
+	}
 	r := bytes.NewReader(rec)
 	d := msgpack.NewDecoder(r)
-	m := clientMessage{Protocol: protoMsgpack, Raw: rec}
 	pos := func() int { return len(rec) - r.Len() }
 	// rawValue reads one value and returns its bytes (aliasing rec).
 	rawValue := func() ([]byte, error) {

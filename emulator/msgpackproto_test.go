@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serverless-signalr/functions-go/internal/msgpackscan"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -283,31 +285,35 @@ func TestSendFramed(t *testing.T) {
 	}
 }
 
-// TestMsgpackBinLengthIsCheckedFirst: a bin whose header declares more
-// bytes than the message holds is refused without allocating what it
+// TestMsgpackLengthsAreCheckedFirst: a bin or str whose header declares
+// more bytes than the message holds is refused without allocating what it
 // declares (a 5-byte bin 32 header asks for up to 4 GiB; the fuzz target
 // found the emulator running out of memory on one), in a client's
 // record, in any value converted to JSON and in a REST binary payload;
 // a bin that fits still decodes.
-func TestMsgpackBinLengthIsCheckedFirst(t *testing.T) {
-	huge := []byte{0xc6, 0xc6, 0xc6, 0xc6, 0xc6, 1, 2, 3} // bin 32 of 3.3 GB, 3 bytes there
-	record := append([]byte{0x96, 0x01, 0x80, 0xc0, 0xa1, 't', 0x91}, huge...)
-	payload := append([]byte{0x81, 0xab}, "messagepack"...)
-	payload = append(payload, huge...)
+func TestMsgpackLengthsAreCheckedFirst(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if _, err := msgpackToJSON(huge); err == nil || !strings.Contains(err.Error(), "longer than the rest") {
-		t.Fatalf("msgpackToJSON: %v", err)
-	}
-	if _, err := parseMsgpackMessage(record); err == nil {
-		t.Fatal("parseMsgpackMessage accepted a bin longer than its record")
-	}
-	if _, err := decodeBinaryPayload(payload); err == nil || !strings.Contains(err.Error(), "must be bin") {
-		t.Fatalf("decodeBinaryPayload: %v", err)
+	for _, code := range []byte{0xc6, 0xdb} { // bin 32, str 32
+		huge := []byte{code, 0xc6, 0xc6, 0xc6, 0xc6, 1, 2, 3} // 3.3 GB declared, 3 bytes there
+		record := append([]byte{0x96, 0x01, 0x80, 0xc0, 0xa1, 't', 0x91}, huge...)
+		payload := append([]byte{0x81, 0xab}, "messagepack"...)
+		payload = append(payload, huge...)
+		for range 10 {
+			if _, err := msgpackToJSON(huge); !errors.Is(err, msgpackscan.ErrTruncated) {
+				t.Fatalf("msgpackToJSON: %v", err)
+			}
+			if _, err := parseMsgpackMessage(record); !errors.Is(err, msgpackscan.ErrTruncated) {
+				t.Fatalf("parseMsgpackMessage: %v", err)
+			}
+			if _, err := decodeBinaryPayload(payload); err == nil || !strings.Contains(err.Error(), "not well-formed MessagePack") {
+				t.Fatalf("decodeBinaryPayload: %v", err)
+			}
+		}
 	}
 	runtime.ReadMemStats(&after)
 	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
-		t.Fatalf("refusing three short messages allocated %d bytes", d)
+		t.Fatalf("refusing 60 short messages allocated %d bytes", d)
 	}
 	ok, err := msgpackToJSON([]byte{0xc6, 0, 0, 0, 3, 1, 2, 3})
 	if err != nil || string(ok) != `"AQID"` {

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/serverless-signalr/functions-go/internal/msgpackscan"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -37,6 +38,9 @@ func isBinaryPayload(r *http.Request) bool {
 // decodeBinaryPayload reads a binary payload into one outMessage whose
 // encodings for the protocols the payload carries are its records.
 func decodeBinaryPayload(body []byte) (*outMessage, error) {
+	if _, err := msgpackscan.Len(body); err != nil {
+		return nil, fmt.Errorf("the application/octet-stream body is not well-formed MessagePack: %w", err)
+	}
 	r := bytes.NewReader(body)
 	d := msgpack.NewDecoder(r)
 	n, err := d.DecodeMapLen()
@@ -63,7 +67,7 @@ func decodeBinaryPayload(body []byte) (*outMessage, error) {
 		if have[p] {
 			return nil, fmt.Errorf("hub protocol %q appears twice in the payload map", name)
 		}
-		framed, err := decodeBin(d)
+		framed, err := d.DecodeBytes() // scanned: the length fits
 		if err != nil {
 			return nil, fmt.Errorf("the %q value of the payload map must be bin: the framed record", name)
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/serverless-signalr/functions-go/internal/msgpackscan"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -146,6 +147,11 @@ func (u *UpstreamRequest) setTarget(target string) error {
 // target, [args…], streamIds?] (HubProtocol.md, MessagePack encoding),
 // unframed as the service posts it.
 func (u *UpstreamRequest) decodeMessagePackInvocation(body []byte) error {
+	if n, err := msgpackscan.Len(body); err != nil {
+		return invalidBody("the invocation is not well-formed MessagePack: %v", err)
+	} else if n != len(body) {
+		return invalidBody("%d bytes follow the invocation", len(body)-n)
+	}
 	d := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(d)
 	r := bytes.NewReader(body)
@@ -158,7 +164,7 @@ func (u *UpstreamRequest) decodeMessagePackInvocation(body []byte) error {
 	if err != nil || typ != msgTypeInvocation {
 		return invalidBody("the MessagePack message is not an invocation (type 1)")
 	}
-	headers, err := decodeHeaders(d, r)
+	headers, err := decodeHeaders(d)
 	if err != nil {
 		return invalidBody("the invocation's headers are not a map of strings")
 	}
@@ -178,10 +184,7 @@ func (u *UpstreamRequest) decodeMessagePackInvocation(body []byte) error {
 	if err != nil {
 		return invalidBody("the invocation's arguments are not an array")
 	}
-	na = max(na, 0)   // nil: no arguments
-	if na > r.Len() { // every argument takes at least one byte
-		return invalidBody("the invocation claims %d arguments in %d bytes", na, r.Len())
-	}
+	na = max(na, 0) // nil: no arguments; msgpackscan.Len checked the count
 	u.RawArguments = make([][]byte, na)
 	for i := range na {
 		raw, err := d.DecodeRaw()
@@ -207,6 +210,9 @@ func (u *UpstreamRequest) DecodeArgument(i int, v any) error {
 	}
 	raw := u.RawArguments[i]
 	if u.Protocol == ProtocolMessagePack {
+		if n, err := msgpackscan.Len(raw); err != nil || n != len(raw) {
+			return fmt.Errorf("signalr: upstream: argument %d is not one well-formed MessagePack value", i)
+		}
 		d := msgpack.GetDecoder()
 		defer msgpack.PutDecoder(d)
 		d.Reset(bytes.NewReader(raw))
@@ -218,21 +224,17 @@ func (u *UpstreamRequest) DecodeArgument(i int, v any) error {
 }
 
 // decodeHeaders reads an invocation's headers, a map of strings or nil,
-// from d over r. msgpack's Decode into a map makes room for up to a
-// million entries a map header declares (maxMapSize, decode_map.go of
-// v5.4.1), some 50 MB for a 5-byte map 32 header; here a map declaring
-// more entries than r has bytes left is refused first (each entry takes
-// at least two).
-func decodeHeaders(d *msgpack.Decoder, r *bytes.Reader) (map[string]string, error) {
+// from d. The body was scanned (msgpackscan.Len), so the entries the map
+// declares are in it: msgpack's Decode into a map would make room for up
+// to a million entries whatever the header says (maxMapSize, decode_map.go
+// of v5.4.1).
+func decodeHeaders(d *msgpack.Decoder) (map[string]string, error) {
 	n, err := d.DecodeMapLen()
 	if err != nil {
 		return nil, err
 	}
 	if n < 0 {
 		return nil, nil // nil
-	}
-	if n > r.Len()/2 {
-		return nil, fmt.Errorf("a map of %d entries in %d bytes", n, r.Len())
 	}
 	h := make(map[string]string, n)
 	for range n {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/serverless-signalr/functions-go/internal/msgpackscan"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -66,9 +67,15 @@ func parseMessagePackCompletion(record []byte) (*Completion, error) {
 	if n != uint64(len(record)-k) {
 		return nil, fmt.Errorf("the length prefix says %d bytes, %d follow", n, len(record)-k)
 	}
+	body := record[k:]
+	if m, err := msgpackscan.Len(body); err != nil {
+		return nil, fmt.Errorf("the record is not well-formed MessagePack: %w", err)
+	} else if m != len(body) {
+		return nil, errors.New("bytes follow the completion")
+	}
 	d := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(d)
-	r := bytes.NewReader(record[k:])
+	r := bytes.NewReader(body)
 	d.Reset(r)
 	l, err := d.DecodeArrayLen()
 	if err != nil || l < 4 {
@@ -102,8 +109,5 @@ func parseMessagePackCompletion(record []byte) (*Completion, error) {
 	default:
 		return nil, fmt.Errorf("result kind %d with %d elements is not a valid completion", kind, l)
 	}
-	if r.Len() != 0 && l <= 5 {
-		return nil, errors.New("bytes follow the completion")
-	}
-	return c, nil
+	return c, nil // elements past the fifth, from a newer protocol, are ignored
 }

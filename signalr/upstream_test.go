@@ -257,6 +257,35 @@ func TestUpstreamMessagePackHeadersAreBoundedByTheBody(t *testing.T) {
 	}
 }
 
+// TestMessagePackDeclaredLengthsCostNothing: records that declare a str
+// or bin of 3.7 GB in 14 bytes, sent again and again, are refused without
+// allocating for what they declare. The msgpack library's pooled decoder
+// kept the buffer it grew for each failed read, so ParseCompletion once
+// reached 4.5 GB of heap after 35 such records (FuzzParseCompletion).
+func TestMessagePackDeclaredLengthsCostNothing(t *testing.T) {
+	completion := []byte("\r\x95\x03*\xdb\xdb\xdb\xc3\xdb00000")
+	invocation := []byte{0x95, 0x01, 0x80, 0xc0, 0xa1, 'm', 0x91, 0xc6, 0xdb, 0xdb, 0xdb, 0xc3, 0xc0}
+	v := keyed(t)
+	arg := &signalr.UpstreamRequest{Protocol: signalr.ProtocolMessagePack, RawArguments: [][]byte{{0xdb, 0xdb, 0xdb, 0xdb, 0xc3, 'x'}}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 20 {
+		if _, err := signalr.ParseCompletion(signalr.ProtocolMessagePack, completion); err == nil {
+			t.Fatal("completion accepted")
+		}
+		_, err := v.Parse(upReq("messages", "m", "application/x-msgpack", invocation, nil))
+		wantUpstreamErr(t, err, 400, signalr.UpstreamInvalidBody)
+		var x any
+		if err := arg.DecodeArgument(0, &x); err == nil {
+			t.Fatal("argument decoded")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Fatalf("refusing 60 records of 14 bytes allocated %d bytes", d)
+	}
+}
+
 func TestUpstreamSignatureAccepted(t *testing.T) {
 	body := []byte(`{"type":10}`)
 	cases := []struct {
