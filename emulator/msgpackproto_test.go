@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/serverless-signalr/functions-go/internal/msgpackscan"
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -292,27 +292,26 @@ func TestSendFramed(t *testing.T) {
 // record, in any value converted to JSON and in a REST binary payload;
 // a bin that fits still decodes.
 func TestMsgpackLengthsAreCheckedFirst(t *testing.T) {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for _, code := range []byte{0xc6, 0xdb} { // bin 32, str 32
-		huge := []byte{code, 0xc6, 0xc6, 0xc6, 0xc6, 1, 2, 3} // 3.3 GB declared, 3 bytes there
-		record := append([]byte{0x96, 0x01, 0x80, 0xc0, 0xa1, 't', 0x91}, huge...)
-		payload := append([]byte{0x81, 0xab}, "messagepack"...)
-		payload = append(payload, huge...)
-		for range 10 {
-			if _, err := msgpackToJSON(huge); !errors.Is(err, msgpackscan.ErrTruncated) {
-				t.Fatalf("msgpackToJSON: %v", err)
-			}
-			if _, err := parseMsgpackMessage(record); !errors.Is(err, msgpackscan.ErrTruncated) {
-				t.Fatalf("parseMsgpackMessage: %v", err)
-			}
-			if _, err := decodeBinaryPayload(payload); err == nil || !strings.Contains(err.Error(), "not well-formed MessagePack") {
-				t.Fatalf("decodeBinaryPayload: %v", err)
+	d := testutil.AllocatedBytes(func() {
+		for _, code := range []byte{0xc6, 0xdb} { // bin 32, str 32
+			huge := []byte{code, 0xc6, 0xc6, 0xc6, 0xc6, 1, 2, 3} // 3.3 GB declared, 3 bytes there
+			record := append([]byte{0x96, 0x01, 0x80, 0xc0, 0xa1, 't', 0x91}, huge...)
+			payload := append([]byte{0x81, 0xab}, "messagepack"...)
+			payload = append(payload, huge...)
+			for range 10 {
+				if _, err := msgpackToJSON(huge); !errors.Is(err, msgpackscan.ErrTruncated) {
+					t.Fatalf("msgpackToJSON: %v", err)
+				}
+				if _, err := parseMsgpackMessage(record); !errors.Is(err, msgpackscan.ErrTruncated) {
+					t.Fatalf("parseMsgpackMessage: %v", err)
+				}
+				if _, err := decodeBinaryPayload(payload); err == nil || !strings.Contains(err.Error(), "not well-formed MessagePack") {
+					t.Fatalf("decodeBinaryPayload: %v", err)
+				}
 			}
 		}
-	}
-	runtime.ReadMemStats(&after)
-	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+	})
+	if d > 1<<20 {
 		t.Fatalf("refusing 60 short messages allocated %d bytes", d)
 	}
 	ok, err := msgpackToJSON([]byte{0xc6, 0, 0, 0, 3, 1, 2, 3})

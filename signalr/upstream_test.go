@@ -7,12 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/serverless-signalr/functions-go/internal/testutil"
 	"github.com/serverless-signalr/functions-go/signalr"
 )
 
@@ -241,12 +241,10 @@ func TestParseUpstreamRefusals(t *testing.T) {
 func TestUpstreamMessagePackHeadersAreBoundedByTheBody(t *testing.T) {
 	body := []byte{0x95, 0x01, 0xdf, 0x00, 0x0f, 0x42, 0x40, 0xa1, 'k', 0xa1, 'v', 0xc0, 0xa1, 'm', 0x90}
 	v := keyed(t)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, err := v.Parse(upReq("messages", "m", "application/x-msgpack", body, nil))
-	runtime.ReadMemStats(&after)
+	var err error
+	d := testutil.AllocatedBytes(func() { _, err = v.Parse(upReq("messages", "m", "application/x-msgpack", body, nil)) })
 	wantUpstreamErr(t, err, 400, signalr.UpstreamInvalidBody)
-	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+	if d > 1<<20 {
 		t.Fatalf("refusing a 15-byte body allocated %d bytes", d)
 	}
 	// The same invocation with the map's true size parses.
@@ -267,21 +265,20 @@ func TestMessagePackDeclaredLengthsCostNothing(t *testing.T) {
 	invocation := []byte{0x95, 0x01, 0x80, 0xc0, 0xa1, 'm', 0x91, 0xc6, 0xdb, 0xdb, 0xdb, 0xc3, 0xc0}
 	v := keyed(t)
 	arg := &signalr.UpstreamRequest{Protocol: signalr.ProtocolMessagePack, RawArguments: [][]byte{{0xdb, 0xdb, 0xdb, 0xdb, 0xc3, 'x'}}}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range 20 {
-		if _, err := signalr.ParseCompletion(signalr.ProtocolMessagePack, completion); err == nil {
-			t.Fatal("completion accepted")
+	d := testutil.AllocatedBytes(func() {
+		for range 20 {
+			if _, err := signalr.ParseCompletion(signalr.ProtocolMessagePack, completion); err == nil {
+				t.Fatal("completion accepted")
+			}
+			_, err := v.Parse(upReq("messages", "m", "application/x-msgpack", invocation, nil))
+			wantUpstreamErr(t, err, 400, signalr.UpstreamInvalidBody)
+			var x any
+			if err := arg.DecodeArgument(0, &x); err == nil {
+				t.Fatal("argument decoded")
+			}
 		}
-		_, err := v.Parse(upReq("messages", "m", "application/x-msgpack", invocation, nil))
-		wantUpstreamErr(t, err, 400, signalr.UpstreamInvalidBody)
-		var x any
-		if err := arg.DecodeArgument(0, &x); err == nil {
-			t.Fatal("argument decoded")
-		}
-	}
-	runtime.ReadMemStats(&after)
-	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+	})
+	if d > 1<<20 {
 		t.Fatalf("refusing 60 records of 14 bytes allocated %d bytes", d)
 	}
 }
